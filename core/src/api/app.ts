@@ -1,0 +1,78 @@
+/**
+ * The core's HTTP application: /api/v3 (users, groups, tokens, events, schema and its page), health,
+ * metrics and the first-start setup page. Errors from every route pass through one gate.
+ */
+import { openapi } from "@elysiajs/openapi";
+import { Elysia } from "elysia";
+import { VERSION } from "../../../shared/version.ts";
+import type { CoreContext } from "../context.ts";
+import { eventsController } from "../events/index.ts";
+import { groupsController } from "../groups/index.ts";
+import type { CoreMetrics } from "../metrics.ts";
+import { setupPage } from "../setup/index.ts";
+import { tokensController } from "../tokens/index.ts";
+import { usersController } from "../users/index.ts";
+import { apiDocsAssets } from "./docs-assets.ts";
+import { errorResponse } from "./gate.ts";
+import { requestMeta } from "./request.ts";
+
+export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
+  const api = new Elysia({ prefix: "/api/v3" })
+    .use(usersController(ctx))
+    .use(groupsController(ctx))
+    .use(tokensController(ctx))
+    .use(eventsController(ctx));
+
+  return new Elysia()
+    .onError({ as: "global" }, ({ code, error, request }) =>
+      errorResponse(ctx, requestMeta(request), String(code), error),
+    )
+    .onAfterResponse({ as: "global" }, ({ request, route, set }) => {
+      const meta = requestMeta(request);
+      const status = typeof set.status === "number" ? set.status : 200;
+      const labels = { method: request.method, route: route || "unmatched" };
+      metrics.requests.inc({ ...labels, status: String(status) });
+      metrics.latency.observe(labels, (performance.now() - meta.started) / 1000);
+    })
+    .use(
+      openapi({
+        path: "/api/v3/docs",
+        specPath: "/api/v3/schema/",
+        provider: "swagger-ui",
+        documentation: {
+          info: {
+            title: "Gatehouse",
+            version: VERSION,
+            description: "Gatehouse API (authentik-compatible /api/v3)",
+          },
+          components: {
+            securitySchemes: { authentik: { type: "http", scheme: "bearer" } },
+          },
+          security: [{ authentik: [] }],
+        },
+        swagger: {
+          cdn: "/api/v3/docs/assets/swagger-ui-bundle.js",
+          theme: "/api/v3/docs/assets/swagger-ui.css",
+        },
+        exclude: { paths: [/^\/api\/v3\/docs/, /^\/-\//, "/metrics", /^\/setup/] },
+      }),
+    )
+    .use(apiDocsAssets())
+    .get("/-/health/live/", () => new Response(null, { status: 204 }))
+    .get("/-/health/ready/", async () =>
+      (await ctx.store.ping())
+        ? new Response(null, { status: 204 })
+        : new Response(JSON.stringify({ detail: "store unavailable" }), { status: 503 }),
+    )
+    .get(
+      "/metrics",
+      async () =>
+        new Response(await metrics.registry.metrics(), {
+          headers: { "content-type": metrics.registry.contentType },
+        }),
+    )
+    .use(setupPage(ctx))
+    .use(api);
+}
+
+export type CoreApp = ReturnType<typeof buildApp>;

@@ -1,0 +1,22 @@
+/** String formats used by the request schemas. TypeBox checks none by default, so they are registered here. */
+import { FormatRegistry } from "@sinclair/typebox";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Deliberately plain: one @, no spaces, a dot in the domain part. Mail delivery is the real test.
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export function registerFormats(): void {
+  if (!FormatRegistry.Has("uuid")) FormatRegistry.Set("uuid", (v) => UUID.test(v));
+  if (!FormatRegistry.Has("email"))
+    FormatRegistry.Set("email", (v) => v === "" || (v.length <= 254 && EMAIL.test(v)));
+  if (!FormatRegistry.Has("date-time")) {
+    FormatRegistry.Set(
+      "date-time",
+      (v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(v) && !Number.isNaN(Date.parse(v)),
+    );
+  }
+}
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,57 @@
+/** Every core setting, its default and what it does. The README's settings table is generated from this. */
+import { bool, int, listen, oneOf, optionalSecret, str } from "../../../shared/config/schema.ts";
+
+export const coreConfigSchema = {
+  data_dir: str("./data", "Directory for the embedded SQLite store and other local state."),
+  secret_key: optionalSecret(
+    "Key that seals token keys kept for view_key and signs cookies. When unset, one is generated and kept in the store; set it so a database dump alone reveals nothing.",
+    ["AUTHENTIK_SECRET_KEY"],
+  ),
+  "listen.http": listen(
+    "0.0.0.0:9000",
+    "Address the core's HTTP server (API, UI, health, metrics) listens on.",
+  ),
+  "postgresql.url": optionalSecret(
+    "PostgreSQL connection URL (postgres://user:pass@host:5432/db). When set (or host is set), PostgreSQL replaces SQLite.",
+  ),
+  "postgresql.host": str("", "PostgreSQL host; an alternative to postgresql.url.", {
+    aliases: ["AUTHENTIK_POSTGRESQL__HOST"],
+  }),
+  "postgresql.port": int(5432, "PostgreSQL port.", 1, 65535),
+  "postgresql.name": str("gatehouse", "PostgreSQL database name.", {
+    aliases: ["AUTHENTIK_POSTGRESQL__NAME"],
+  }),
+  "postgresql.user": str("gatehouse", "PostgreSQL user.", { aliases: ["AUTHENTIK_POSTGRESQL__USER"] }),
+  "postgresql.password": optionalSecret("PostgreSQL password.", ["AUTHENTIK_POSTGRESQL__PASSWORD"]),
+  "postgresql.pool_max": int(10, "Most connections one core process opens to PostgreSQL.", 1, 1000),
+  "log.level": oneOf(["debug", "info", "warn", "error"] as const, "info", "Lowest level written to the log."),
+  "http.max_body_bytes": int(1_048_576, "Largest request body accepted; larger ones get 413.", 1024),
+  "http.shutdown_grace_ms": int(
+    10_000,
+    "How long in-flight requests may run after SIGTERM before the store closes.",
+    0,
+  ),
+  "events.retention_days": int(365, "Days an event is kept before the worker deletes it.", 1),
+  "sessions.duration_hours": int(24 * 14, "Lifetime of a browser session when no flow sets one.", 1),
+  bootstrap_password: optionalSecret("Password for akadmin, set on first start against an empty store.", [
+    "AUTHENTIK_BOOTSTRAP_PASSWORD",
+  ]),
+  bootstrap_email: str("root@localhost", "Email of akadmin, set on first start.", {
+    aliases: ["AUTHENTIK_BOOTSTRAP_EMAIL"],
+  }),
+  bootstrap_token: optionalSecret("API token key for akadmin, created on first start.", [
+    "AUTHENTIK_BOOTSTRAP_TOKEN",
+  ]),
+  "cookie.secure": bool(false, "Mark cookies Secure even when the request did not arrive over HTTPS."),
+} as const;
+
+export type CoreConfigSchema = typeof coreConfigSchema;
+
+/** Environment names that tests and tools read, which are not settings but are expected. */
+export const CORE_KNOWN_ENV = [
+  "GATEHOUSE_TEST_POSTGRES_URL",
+  "GATEHOUSE_E2E_REQUIRED",
+  "GATEHOUSE_HOST",
+  "GATEHOUSE_TOKEN",
+  "GATEHOUSE_INSECURE",
+] as const;

@@ -1,0 +1,22 @@
+/** One read shape for both back ends (see database.ts for the column conventions). */
+
+export function toIso(value: string | Date): string {
+  return value instanceof Date ? value.toISOString() : new Date(value).toISOString();
+}
+
+export function toIsoOrNull(value: string | Date | null): string | null {
+  return value === null ? null : toIso(value);
+}
+
+export function toBool(value: boolean | number): boolean {
+  return value === true || value === 1;
+}
+
+/** jsonb arrives parsed from postgres.js; SQLite hands back the text. */
+export function fromJson<T = Record<string, unknown>>(value: unknown): T {
+  return (typeof value === "string" ? JSON.parse(value) : value) as T;
+}
+
+export function toJson(value: unknown): string {
+  return JSON.stringify(value ?? {});
+}

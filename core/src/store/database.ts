@@ -1,0 +1,99 @@
+/**
+ * Table shapes shared by both back ends. Column conventions (see codec.ts): timestamps are ISO-8601 text
+ * on SQLite and timestamptz on PostgreSQL; JSON is text on SQLite and jsonb on PostgreSQL; booleans are
+ * 0/1 on SQLite and boolean on PostgreSQL. Rows are read through codec.ts so callers see one shape.
+ */
+import type { ColumnType, Generated } from "kysely";
+
+type Timestamp = ColumnType<string | Date, string, string>;
+type NullableTimestamp = ColumnType<string | Date | null, string | null, string | null>;
+type Bool = ColumnType<boolean | number, boolean, boolean>;
+type Json = ColumnType<unknown, string, string>;
+
+export interface UsersTable {
+  id: Generated<number>;
+  uuid: string;
+  username: string;
+  name: string;
+  email: string;
+  password: string | null;
+  password_change_date: Timestamp;
+  is_active: Bool;
+  type: string;
+  path: string;
+  attributes: Json;
+  last_login: NullableTimestamp;
+  date_joined: Timestamp;
+  last_updated: Timestamp;
+}
+
+export interface GroupsTable {
+  num_pk: Generated<number>;
+  group_uuid: string;
+  name: string;
+  is_superuser: Bool;
+  attributes: Json;
+}
+
+export interface GroupParentsTable {
+  group_id: number;
+  parent_id: number;
+}
+
+export interface GroupMembersTable {
+  group_id: number;
+  user_id: number;
+}
+
+export interface TokensTable {
+  token_uuid: string;
+  identifier: string;
+  key_hash: string;
+  key_sealed: string;
+  intent: string;
+  user_id: number;
+  description: string;
+  expires: NullableTimestamp;
+  expiring: Bool;
+  managed: string | null;
+  created: Timestamp;
+}
+
+export interface SessionsTable {
+  session_hash: string;
+  uuid: string;
+  user_id: number;
+  expires: Timestamp;
+  created: Timestamp;
+  last_used: Timestamp;
+  last_ip: string;
+  last_user_agent: string;
+}
+
+export interface EventsTable {
+  event_uuid: string;
+  action: string;
+  app: string;
+  user: Json;
+  context: Json;
+  client_ip: string | null;
+  brand: Json;
+  created: Timestamp;
+  expires: Timestamp;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  groups: GroupsTable;
+  group_parents: GroupParentsTable;
+  group_members: GroupMembersTable;
+  tokens: TokensTable;
+  sessions: SessionsTable;
+  events: EventsTable;
+  settings: SettingsTable;
+}

@@ -1,0 +1,114 @@
+/**
+ * The store: one Kysely query path over bun:sqlite (default) or PostgreSQL through postgres.js.
+ */
+import { Database as BunDatabase } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Kysely, sql } from "kysely";
+import { PostgresJSDialect } from "kysely-postgres-js";
+import postgres from "postgres";
+import type { Database } from "./database.ts";
+import type { StoreKind } from "./migrations/types.ts";
+import { bunSqliteDialect } from "./sqlite-dialect.ts";
+
+export type { Database } from "./database.ts";
+export type { StoreKind } from "./migrations/types.ts";
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly kind: StoreKind;
+  /** Where the data lives, with no credentials (for logs). */
+  readonly location: string;
+  /** The case-insensitive LIKE operator of this back end. */
+  readonly ilike: "like" | "ilike";
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export type StoreOptions =
+  | { kind: "sqlite"; path: string }
+  | { kind: "postgres"; url: string; poolMax?: number }
+  | {
+      kind: "postgres";
+      host: string;
+      port: number;
+      database: string;
+      user: string;
+      password: string;
+      poolMax?: number;
+    };
+
+export function openStore(options: StoreOptions): Store {
+  return options.kind === "sqlite" ? openSqlite(options.path) : openPostgres(options);
+}
+
+function openSqlite(path: string): Store {
+  if (path !== ":memory:") mkdirSync(join(path, ".."), { recursive: true });
+  const raw = new BunDatabase(path, { create: true, strict: false });
+  raw.exec("PRAGMA journal_mode = WAL");
+  raw.exec("PRAGMA synchronous = NORMAL");
+  raw.exec("PRAGMA foreign_keys = ON");
+  raw.exec("PRAGMA busy_timeout = 5000");
+  const db = new Kysely<Database>({ dialect: bunSqliteDialect(raw) });
+  return {
+    db,
+    kind: "sqlite",
+    location: path,
+    ilike: "like",
+    ping: async () => {
+      try {
+        raw.query("select 1").get();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}
+
+function openPostgres(options: Extract<StoreOptions, { kind: "postgres" }>): Store {
+  const common = { max: options.poolMax ?? 10, onnotice: () => {}, connect_timeout: 10 };
+  const client =
+    "url" in options
+      ? postgres(options.url, common)
+      : postgres({
+          ...common,
+          host: options.host,
+          port: options.port,
+          database: options.database,
+          username: options.user,
+          password: options.password,
+        });
+  const db = new Kysely<Database>({ dialect: new PostgresJSDialect({ postgres: client }) });
+  const location =
+    "url" in options
+      ? redactUrl(options.url)
+      : `postgres://${options.host}:${options.port}/${options.database}`;
+  return {
+    db,
+    kind: "postgres",
+    location,
+    ilike: "ilike",
+    ping: async () => {
+      try {
+        await sql`select 1`.execute(db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = "";
+    u.username = u.username ? u.username : "";
+    return u.toString();
+  } catch {
+    return "postgres://(unparsable url)";
+  }
+}

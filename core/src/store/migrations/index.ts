@@ -1,0 +1,5 @@
+import { migration0001 } from "./0001_core.ts";
+import type { StoreMigration } from "./types.ts";
+
+/** Every migration the code knows, in order. Append only; never edit one that has shipped. */
+export const migrations: readonly StoreMigration[] = [migration0001];

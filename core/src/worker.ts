@@ -1,0 +1,28 @@
+/**
+ * The built-in worker: periodic housekeeping (expired events and sessions). Each task is an idempotent
+ * delete, so several replicas running it at once is harmless.
+ */
+import type { CoreContext } from "./context.ts";
+import { deleteExpiredEvents } from "./events/service.ts";
+import { deleteExpiredSessions } from "./sessions/service.ts";
+
+export const HOUSEKEEPING_INTERVAL_MS = 10 * 60_000;
+
+export async function housekeeping(ctx: CoreContext): Promise<{ events: number; sessions: number }> {
+  const events = await deleteExpiredEvents(ctx);
+  const sessions = await deleteExpiredSessions(ctx);
+  if (events + sessions > 0)
+    ctx.log.info("housekeeping", { expired_events: events, expired_sessions: sessions });
+  return { events, sessions };
+}
+
+export function startWorker(ctx: CoreContext, intervalMs = HOUSEKEEPING_INTERVAL_MS): { stop(): void } {
+  const run = () =>
+    housekeeping(ctx).catch((err) =>
+      ctx.log.error("housekeeping failed", { code: "WK0001Housekeeping", error: err }),
+    );
+  const timer = setInterval(run, intervalMs);
+  timer.unref?.();
+  void run();
+  return { stop: () => clearInterval(timer) };
+}
