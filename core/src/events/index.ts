@@ -77,7 +77,7 @@ function modelField(kind: CoreContext["store"]["kind"], key: "app" | "model_name
   const column = "context";
   return kind === "postgres"
     ? jsonPath(`(${column} -> 'model' ->> '${key}')`)
-    : jsonPath(`json_extract(${column}, '$.model.${key}')`);
+    : jsonPath(`cast(json_extract(${column}, '$.model.${key}') as text)`);
 }
 
 const jsonPath = (expr: string) => sql<string>`${sql.raw(expr)}`;

@@ -1,6 +1,6 @@
 /** Recording, reading and expiring events. Writes take the caller's transaction so they commit together. */
 import type { CoreContext, Db } from "../context.ts";
-import { fromJson, toIso, toJson } from "../store/codec.ts";
+import { asJson, fromJson, toIso } from "../store/codec.ts";
 import type { EventAction } from "./actions.ts";
 
 const DAY_MS = 86_400_000;
@@ -44,10 +44,10 @@ export async function recordEvent(ctx: CoreContext, db: Db, event: NewEvent): Pr
       event_uuid: pk,
       action: event.action,
       app: event.app ?? "gatehouse.core",
-      user: toJson(event.user ?? ANONYMOUS),
-      context: toJson(event.context ?? {}),
+      user: asJson({ ...(event.user ?? ANONYMOUS) }),
+      context: asJson(event.context ?? {}),
       client_ip: event.clientIp ?? null,
-      brand: toJson({}),
+      brand: asJson({}),
       created: now.toISOString(),
       expires: new Date(now.getTime() + ctx.config["events.retention_days"] * DAY_MS).toISOString(),
     })

@@ -3,7 +3,7 @@ import { notFound, validationError } from "../../../shared/errors.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
 import { boolParam, intListParam, listParam, orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
-import { fromJson, toBool, toJson } from "../store/codec.ts";
+import { asJson, fromJson, toBool } from "../store/codec.ts";
 import { containsText } from "../store/search.ts";
 import { type PartialUserOut, partialUser } from "../users/serialize.ts";
 import { descendantIds, type GroupRow, groupIdsByUuid } from "./membership.ts";
@@ -257,7 +257,7 @@ export async function createGroup(db: Db, input: GroupRequest): Promise<GroupRow
       group_uuid: crypto.randomUUID(),
       name: input.name,
       is_superuser: input.is_superuser ?? false,
-      attributes: toJson(input.attributes ?? {}),
+      attributes: asJson(input.attributes ?? {}),
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -274,7 +274,7 @@ export async function updateGroup(db: Db, uuid: string, input: Partial<GroupRequ
   const changes = {
     ...(input.name !== undefined && { name: input.name }),
     ...(input.is_superuser !== undefined && { is_superuser: input.is_superuser }),
-    ...(input.attributes !== undefined && { attributes: toJson(input.attributes) }),
+    ...(input.attributes !== undefined && { attributes: asJson(input.attributes) }),
   };
   const row =
     Object.keys(changes).length > 0

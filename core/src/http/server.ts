@@ -56,7 +56,7 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
       inFlight++;
       try {
         const response = await core.app.handle(request);
-        log.debug("request", {
+        log.info("request", {
           request_id: id,
           method: meta.method,
           path: meta.path,

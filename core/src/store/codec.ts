@@ -17,6 +17,10 @@ export function fromJson<T = Record<string, unknown>>(value: unknown): T {
   return (typeof value === "string" ? JSON.parse(value) : value) as T;
 }
 
-export function toJson(value: unknown): string {
-  return JSON.stringify(value ?? {});
+/**
+ * A value for a JSON column. Always an object: postgres.js serializes it for jsonb (a pre-serialized
+ * string would be stored as a JSON string), and the SQLite adapter serializes it to text.
+ */
+export function asJson(value: Record<string, unknown> | undefined | null): Record<string, unknown> {
+  return value ?? {};
 }

@@ -8,7 +8,7 @@ import type { ColumnType, Generated } from "kysely";
 type Timestamp = ColumnType<string | Date, string, string>;
 type NullableTimestamp = ColumnType<string | Date | null, string | null, string | null>;
 type Bool = ColumnType<boolean | number, boolean, boolean>;
-type Json = ColumnType<unknown, string, string>;
+type Json = ColumnType<unknown, Record<string, unknown>, Record<string, unknown>>;
 
 export interface UsersTable {
   id: Generated<number>;

@@ -16,6 +16,8 @@ function bind(value: unknown): SQLQueryBindings {
   if (value === undefined) return null;
   if (typeof value === "boolean") return value ? 1 : 0;
   if (value instanceof Date) return value.toISOString();
+  // JSON columns are handed objects (see codec.ts asJson); SQLite keeps them as text.
+  if (value !== null && typeof value === "object" && !ArrayBuffer.isView(value)) return JSON.stringify(value);
   return value as SQLQueryBindings;
 }
 

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Kysely } from "kysely";
-import { fromJson, toBool, toIso, toJson } from "./codec.ts";
+import { asJson, fromJson, toBool, toIso } from "./codec.ts";
 import { migrateToLatest } from "./migrate.ts";
 import { migrations } from "./migrations/index.ts";
+import { jsonText } from "./search.ts";
 import { type TestStore, testBackends } from "./testing.ts";
 
 for (const backend of testBackends()) {
@@ -28,7 +29,7 @@ for (const backend of testBackends()) {
           is_active: true,
           type: "internal",
           path: "users",
-          attributes: toJson({ nested: { list: [1, "two"] } }),
+          attributes: asJson({ nested: { list: [1, "two"] } }),
           last_login: null,
           date_joined: now,
           last_updated: now,
@@ -48,6 +49,13 @@ for (const backend of testBackends()) {
         .where("date_joined", "<", "2026-11-29T00:00:00.000Z")
         .execute();
       expect(later.map((r) => r.username)).toEqual(["alice"]);
+      // JSON is stored as a JSON object (not a JSON-encoded string), so the back end can query into it.
+      const byKey = await store.db
+        .selectFrom("users")
+        .select("username")
+        .where(jsonText(store.kind, "attributes", "nested"), "is not", null)
+        .execute();
+      expect(byKey.map((r) => r.username)).toEqual(["alice"]);
     });
 
     test("data survives closing and reopening the store", async () => {

@@ -5,7 +5,7 @@ import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts
 import { boolParam, intListParam, listParam, orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { groupIdsByUuid } from "../groups/membership.ts";
-import { toJson } from "../store/codec.ts";
+import { asJson } from "../store/codec.ts";
 import { containsText } from "../store/search.ts";
 import type { UserRequest, UserType } from "./model.ts";
 import { serializeUsers, type UserOut, type UserRow } from "./serialize.ts";
@@ -192,7 +192,7 @@ export async function createUser(ctx: CoreContext, db: Db, input: CreateUserInpu
       is_active: input.is_active ?? true,
       type: input.type ?? "internal",
       path: input.path ?? (input.type === "service_account" ? SERVICE_ACCOUNT_PATH : DEFAULT_USER_PATH),
-      attributes: toJson(input.attributes ?? {}),
+      attributes: asJson(input.attributes ?? {}),
       last_login: input.last_login ?? null,
       date_joined: now,
       last_updated: now,
@@ -222,7 +222,7 @@ export async function updateUser(
       ...(input.is_active !== undefined && { is_active: input.is_active }),
       ...(input.type !== undefined && { type: input.type }),
       ...(input.path !== undefined && { path: input.path }),
-      ...(input.attributes !== undefined && { attributes: toJson(input.attributes) }),
+      ...(input.attributes !== undefined && { attributes: asJson(input.attributes) }),
       ...(input.last_login !== undefined && { last_login: input.last_login }),
       last_updated: ctx.clock().toISOString(),
     })
