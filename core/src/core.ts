@@ -8,6 +8,7 @@ import { buildApp, type CoreApp } from "./api/app.ts";
 import { type BootstrapResult, bootstrap } from "./bootstrap.ts";
 import type { CoreConfig } from "./config/index.ts";
 import { type Clock, type CoreContext, systemClock } from "./context.ts";
+import { ensureDefaultFlows } from "./flows/defaults.ts";
 import { type CoreMetrics, createMetrics } from "./metrics.ts";
 import { loadInstallSecrets } from "./secrets.ts";
 import { openStore, type Store, type StoreOptions } from "./store/index.ts";
@@ -56,6 +57,7 @@ export async function createCore(config: CoreConfig, log: Logger, clock: Clock =
   const secrets = await loadInstallSecrets(store, config, log);
   const ctx: CoreContext = { store, config, log, clock, ...secrets };
   const result = await bootstrap(ctx);
+  await ensureDefaultFlows(ctx);
   const metrics = createMetrics(store, config["postgresql.pool_max"]);
   const app = buildApp(ctx, metrics);
   return { ctx, app, metrics, bootstrap: result, close: () => store.close() };

@@ -7,6 +7,7 @@ import { Elysia } from "elysia";
 import { VERSION } from "../../../shared/version.ts";
 import type { CoreContext } from "../context.ts";
 import { eventsController } from "../events/index.ts";
+import { flowExecutorController } from "../flows/executor/index.ts";
 import { groupsController } from "../groups/index.ts";
 import type { CoreMetrics } from "../metrics.ts";
 import { setupPage } from "../setup/index.ts";
@@ -21,7 +22,8 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(usersController(ctx))
     .use(groupsController(ctx))
     .use(tokensController(ctx))
-    .use(eventsController(ctx));
+    .use(eventsController(ctx))
+    .use(flowExecutorController(ctx));
 
   return new Elysia()
     .onError({ as: "global" }, ({ code, error, request }) =>

@@ -87,6 +87,67 @@ export interface SettingsTable {
   value: string;
 }
 
+export interface FlowsTable {
+  flow_uuid: string;
+  slug: string;
+  name: string;
+  title: string;
+  designation: string;
+  background: string;
+  policy_engine_mode: string;
+  compatibility_mode: Bool;
+  layout: string;
+  denied_action: string;
+  authentication: string;
+}
+
+export interface StagesTable {
+  stage_uuid: string;
+  name: string;
+  kind: string;
+  config: Json;
+}
+
+export interface FlowStageBindingsTable {
+  fsb_uuid: string;
+  target: string;
+  stage: string;
+  order: number;
+  evaluate_on_plan: Bool;
+  re_evaluate_policies: Bool;
+  policy_engine_mode: string;
+  invalid_response_action: string;
+}
+
+export interface PoliciesTable {
+  policy_uuid: string;
+  name: string;
+  kind: string;
+  execution_logging: Bool;
+  config: Json;
+}
+
+export interface PolicyBindingsTable {
+  policy_binding_uuid: string;
+  target: string;
+  policy: string | null;
+  group_id: number | null;
+  user_id: number | null;
+  negate: Bool;
+  enabled: Bool;
+  order: number;
+  timeout: number;
+  failure_result: Bool;
+}
+
+export interface FlowStatesTable {
+  session_hash: string;
+  flow_slug: string;
+  plan: Json;
+  updated: Timestamp;
+  expires: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -96,4 +157,10 @@ export interface Database {
   sessions: SessionsTable;
   events: EventsTable;
   settings: SettingsTable;
+  flows: FlowsTable;
+  stages: StagesTable;
+  flow_stage_bindings: FlowStageBindingsTable;
+  policies: PoliciesTable;
+  policy_bindings: PolicyBindingsTable;
+  flow_states: FlowStatesTable;
 }

@@ -1,0 +1,11 @@
+/** The policy types Gatehouse knows, by authentik model name. */
+import { dummyPolicy } from "./dummy.ts";
+import type { PolicyKind } from "./types.ts";
+
+export const POLICY_KINDS: readonly PolicyKind[] = [dummyPolicy];
+
+const byModel = new Map(POLICY_KINDS.map((k) => [k.model, k]));
+
+export function policyKind(model: string): PolicyKind | undefined {
+  return byModel.get(model);
+}
