@@ -1,9 +1,10 @@
 /**
- * The built-in worker: periodic housekeeping (expired events and sessions). Each task is an idempotent
+ * The built-in worker: periodic housekeeping (expired events, sessions and abandoned flows). Each task is an idempotent
  * delete, so several replicas running it at once is harmless.
  */
 import type { CoreContext } from "./context.ts";
 import { deleteExpiredEvents } from "./events/service.ts";
+import { deleteExpiredPlans } from "./flows/executor/state.ts";
 import { deleteExpiredSessions } from "./sessions/service.ts";
 
 export const HOUSEKEEPING_INTERVAL_MS = 10 * 60_000;

@@ -8,9 +8,12 @@ import { VERSION } from "../../../shared/version.ts";
 import type { CoreContext } from "../context.ts";
 import { eventsController } from "../events/index.ts";
 import { flowExecutorController } from "../flows/executor/index.ts";
+import { flowBindingsController, flowsController } from "../flows/index.ts";
 import { groupsController } from "../groups/index.ts";
 import type { CoreMetrics } from "../metrics.ts";
+import { policiesController } from "../policies/index.ts";
 import { setupPage } from "../setup/index.ts";
+import { stagesController } from "../stages/index.ts";
 import { tokensController } from "../tokens/index.ts";
 import { usersController } from "../users/index.ts";
 import { apiDocsAssets } from "./docs-assets.ts";
@@ -23,7 +26,11 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(groupsController(ctx))
     .use(tokensController(ctx))
     .use(eventsController(ctx))
-    .use(flowExecutorController(ctx));
+    .use(flowExecutorController(ctx))
+    .use(flowsController(ctx))
+    .use(flowBindingsController(ctx))
+    .use(stagesController(ctx))
+    .use(policiesController(ctx));
 
   return new Elysia()
     .onError({ as: "global" }, ({ code, error, request }) =>

@@ -5,7 +5,7 @@ import type { CoreContext } from "../context.ts";
 import { requestMeta, searchParams } from "./request.ts";
 
 export function authenticated(ctx: CoreContext) {
-  return new Elysia({ name: "gatehouse.authenticated" }).resolve({ as: "scoped" }, async ({ request }) => {
+  return new Elysia().resolve({ as: "scoped" }, async ({ request }) => {
     const meta = requestMeta(request);
     const actor = await authenticate(ctx, request, meta);
     return { actor, meta, search: searchParams(request) };

@@ -40,7 +40,8 @@ export function flowError(flow: FlowRow, requestId: string) {
 
 /** Only relative paths on this host: "/x", not "//evil", "https://…", "/\\evil" or "javascript:". */
 export function safeNext(value: string | null | undefined): string | undefined {
-  if (!value || !value.startsWith("/") || value.startsWith("//") || value.includes("\\")) return undefined;
-  if (/[\u0000-\u001f]/.test(value)) return undefined;
+  if (!value?.startsWith("/") || value.startsWith("//") || value.includes("\\")) return undefined;
+  // Control characters (CR, LF, TAB, …) could split headers or be dropped by browsers into "//".
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) < 0x20) return undefined;
   return value;
 }
