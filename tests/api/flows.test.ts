@@ -243,7 +243,7 @@ for (const backend of backendNames()) {
       expect(slugs).toContain("default-invalidation-flow");
       const auth = await t.api("GET", "/api/v3/flows/instances/default-authentication-flow/");
       expect(auth.body.designation).toBe("authentication");
-      expect(auth.body.stages).toHaveLength(3);
+      expect(auth.body.stages).toHaveLength(4);
     });
 
     test("only superusers manage flows", async () => {

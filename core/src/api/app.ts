@@ -5,6 +5,7 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { VERSION } from "../../../shared/version.ts";
+import { authenticatorsController } from "../authenticators/index.ts";
 import type { CoreContext } from "../context.ts";
 import { eventsController } from "../events/index.ts";
 import { flowExecutorController } from "../flows/executor/index.ts";
@@ -30,7 +31,8 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(flowsController(ctx))
     .use(flowBindingsController(ctx))
     .use(stagesController(ctx))
-    .use(policiesController(ctx));
+    .use(policiesController(ctx))
+    .use(authenticatorsController(ctx));
 
   return new Elysia()
     .onError({ as: "global" }, ({ code, error, request }) =>

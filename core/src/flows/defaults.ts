@@ -32,6 +32,7 @@ export const DEFAULT_FLOWS: readonly DefaultFlow[] = [
         config: { backends: [INBUILT_BACKEND, TOKEN_BACKEND, LDAP_BACKEND] },
         order: 20,
       },
+      { name: "default-authentication-mfa-validation", kind: "authenticatorvalidatestage", order: 30 },
       { name: "default-authentication-login", kind: "userloginstage", order: 100 },
     ],
   },
@@ -41,6 +42,29 @@ export const DEFAULT_FLOWS: readonly DefaultFlow[] = [
     title: "Default invalidation Flow",
     designation: "invalidation",
     stages: [{ name: "default-invalidation-logout", kind: "userlogoutstage", order: 0 }],
+  },
+  {
+    slug: "default-authenticator-totp-setup",
+    name: "default-authenticator-totp-setup",
+    title: "Set up Two-Factor authentication",
+    designation: "stage_configuration",
+    authentication: "require_authenticated",
+    stages: [{ name: "default-authenticator-totp-setup", kind: "authenticatortotpstage", order: 0 }],
+  },
+  {
+    slug: "default-authenticator-static-setup",
+    name: "default-authenticator-static-setup",
+    title: "Set up Static OTP Tokens",
+    designation: "stage_configuration",
+    authentication: "require_authenticated",
+    stages: [
+      {
+        name: "default-authenticator-static-setup",
+        kind: "authenticatorstaticstage",
+        config: { token_count: 6 },
+        order: 0,
+      },
+    ],
   },
 ];
 

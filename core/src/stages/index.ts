@@ -55,7 +55,7 @@ export function stagesController(ctx: CoreContext) {
 
 function kindRoutes(ctx: CoreContext, kind: StageKind, one: (row: StageRow) => Promise<unknown>) {
   const op = (verb: string) => ({
-    detail: { tags: ["stages"], operationId: `stages_${kind.apiName}_${verb}` },
+    detail: { tags: ["stages"], operationId: `stages_${kind.apiName.replaceAll("/", "_")}_${verb}` },
   });
   return new Elysia({ prefix: `/${kind.apiName}` })
     .use(authenticated(ctx))

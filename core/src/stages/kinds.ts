@@ -1,4 +1,7 @@
 /** The stage types Gatehouse knows, by authentik model name. */
+import { authenticatorStaticStage } from "./authenticator-static.ts";
+import { authenticatorTotpStage } from "./authenticator-totp.ts";
+import { authenticatorValidateStage } from "./authenticator-validate.ts";
 import { denyStage } from "./deny.ts";
 import { dummyStage } from "./dummy.ts";
 import { identificationStage } from "./identification.ts";
@@ -10,6 +13,9 @@ import { userLogoutStage } from "./user-logout.ts";
 export const STAGE_KINDS: readonly StageKind[] = [
   identificationStage,
   passwordStage,
+  authenticatorValidateStage,
+  authenticatorTotpStage,
+  authenticatorStaticStage,
   userLoginStage,
   userLogoutStage,
   denyStage,

@@ -36,7 +36,7 @@ export function describeKind(
     component: kind.component,
     verbose_name: kind.verboseName,
     verbose_name_plural: `${kind.verboseName}s`,
-    meta_model_name: `${app}_${kind.apiName}.${kind.model}`,
+    meta_model_name: `${app}_${kind.apiName.replaceAll("/", "_")}.${kind.model}`,
   };
 }
 

@@ -148,6 +148,25 @@ export interface FlowStatesTable {
   expires: Timestamp;
 }
 
+export interface AuthenticatorDevicesTable {
+  id: Generated<number>;
+  user_id: number;
+  kind: string;
+  name: string;
+  confirmed: Bool;
+  secret_sealed: string | null;
+  config: Json;
+  last_step: ColumnType<number | string | bigint, number | undefined, number>;
+  created: Timestamp;
+  last_updated: Timestamp;
+  last_used: NullableTimestamp;
+}
+
+export interface StaticTokensTable {
+  device_id: number;
+  token_hash: string;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -163,4 +182,6 @@ export interface Database {
   policies: PoliciesTable;
   policy_bindings: PolicyBindingsTable;
   flow_states: FlowStatesTable;
+  authenticator_devices: AuthenticatorDevicesTable;
+  static_tokens: StaticTokensTable;
 }

@@ -49,6 +49,22 @@ export interface ExecutorAnswer {
 
 type Binding = Selectable<FlowStageBindingsTable>;
 
+/** Plan entries "stage:<uuid>" run a stage that is not bound to the flow (e.g. authenticator setup). */
+const INLINE = "stage:";
+
+function inlineBinding(entry: string, flow: string): Binding {
+  return {
+    fsb_uuid: entry,
+    target: flow,
+    stage: entry.slice(INLINE.length),
+    order: 0,
+    evaluate_on_plan: false,
+    re_evaluate_policies: false,
+    policy_engine_mode: "any",
+    invalid_response_action: "retry",
+  };
+}
+
 class FlowRun {
   private sessionId: string;
   private changed: boolean;
@@ -85,11 +101,13 @@ class FlowRun {
     const db = this.ctx.store.db;
     while (this.plan.index < this.plan.bindings.length) {
       const uuid = this.plan.bindings[this.plan.index] as string;
-      const binding = await db
-        .selectFrom("flow_stage_bindings")
-        .selectAll()
-        .where("fsb_uuid", "=", uuid)
-        .executeTakeFirst();
+      const binding = uuid.startsWith(INLINE)
+        ? inlineBinding(uuid, this.plan.flow)
+        : await db
+            .selectFrom("flow_stage_bindings")
+            .selectAll()
+            .where("fsb_uuid", "=", uuid)
+            .executeTakeFirst();
       const stage =
         binding &&
         (await db

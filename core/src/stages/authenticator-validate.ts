@@ -1,0 +1,125 @@
+/**
+ * Authenticator validation: asks for a code from one of the pending user's confirmed devices (TOTP or a
+ * static recovery code). A user with no allowed device is skipped, denied, or sent to set one up.
+ */
+import { Type as t } from "@sinclair/typebox";
+import {
+  confirmedDevices,
+  type DeviceRow,
+  deviceChallenge,
+  verifyAnyCode,
+} from "../authenticators/devices.ts";
+import { recordEventSafely } from "../events/service.ts";
+import type { UserRow } from "../users/serialize.ts";
+import { avatarOf } from "./identification.ts";
+import { fieldError, type Outcome, type StageKind, type StageRun } from "./types.ts";
+
+const DEVICE_CLASSES = ["static", "totp", "webauthn", "duo", "sms", "email"] as const;
+/** The device classes Gatehouse can check today. */
+const SUPPORTED = new Set(["static", "totp"]);
+
+export const authenticatorValidateStage: StageKind = {
+  model: "authenticatorvalidatestage",
+  apiName: "authenticator/validate",
+  verboseName: "Authenticator Validation Stage",
+  component: "ak-stage-authenticator-validate-form",
+  config: t.Object({
+    not_configured_action: t.Optional(
+      t.Union([t.Literal("skip"), t.Literal("deny"), t.Literal("configure")]),
+    ),
+    device_classes: t.Optional(t.Array(t.Union(DEVICE_CLASSES.map((c) => t.Literal(c))))),
+    configuration_stages: t.Optional(t.Array(t.String({ format: "uuid" }))),
+    last_auth_threshold: t.Optional(t.String({ maxLength: 100 })),
+    webauthn_user_verification: t.Optional(
+      t.Union([t.Literal("required"), t.Literal("preferred"), t.Literal("discouraged")]),
+    ),
+    webauthn_allowed_device_types: t.Optional(t.Array(t.String({ format: "uuid" }))),
+  }),
+  defaults: {
+    not_configured_action: "skip",
+    device_classes: [...DEVICE_CLASSES],
+    configuration_stages: [],
+    last_auth_threshold: "seconds=0",
+    webauthn_user_verification: "preferred",
+    webauthn_allowed_device_types: [],
+  },
+
+  async challenge(run) {
+    const user = await run.pendingUser();
+    if (!user) return { kind: "deny", message: "No pending user." };
+    const devices = await allowedDevices(run, user);
+    if (devices.length > 0) return { kind: "challenge", challenge: validationChallenge(run, user, devices) };
+    return notConfigured(run);
+  },
+
+  async respond(run, response) {
+    const user = await run.pendingUser();
+    if (!user) return { kind: "deny", message: "No pending user." };
+    const devices = await allowedDevices(run, user);
+    if (devices.length === 0) return notConfigured(run);
+    const code = typeof response.code === "string" ? response.code.trim() : "";
+    const used = code ? await verifyAnyCode(run.ctx, run.ctx.store.db, devices, code) : undefined;
+    if (used) {
+      run.plan.context.auth_method = "auth_mfa";
+      run.plan.context.mfa_device = { kind: used.kind, pk: used.id };
+      return { kind: "next" };
+    }
+    await recordEventSafely(run.ctx, {
+      action: "login_failed",
+      user: { pk: user.id, username: user.username, email: user.email },
+      clientIp: run.http.ip,
+      context: {
+        username: user.username,
+        stage: run.stage.name,
+        flow: run.flow.slug,
+        reason: "invalid_mfa_code",
+      },
+    });
+    return {
+      kind: "invalid",
+      challenge: {
+        ...validationChallenge(run, user, devices),
+        response_errors: fieldError(
+          "code",
+          "Invalid Token. Please ensure the time on your device is accurate and try again.",
+        ),
+      },
+    };
+  },
+};
+
+async function allowedDevices(run: StageRun, user: UserRow): Promise<DeviceRow[]> {
+  const classes = (run.stage.config.device_classes as string[]).filter((c) => SUPPORTED.has(c));
+  return confirmedDevices(run.ctx.store.db, user.id, classes);
+}
+
+function validationChallenge(run: StageRun, user: UserRow, devices: DeviceRow[]) {
+  // One challenge per device class, as authentik shows them.
+  const byClass = new Map<string, DeviceRow>();
+  for (const d of devices) if (!byClass.has(d.kind)) byClass.set(d.kind, d);
+  return {
+    component: "ak-stage-authenticator-validate",
+    pending_user: user.username,
+    pending_user_avatar: avatarOf(user, user.username),
+    device_challenges: [...byClass.values()].map(deviceChallenge),
+    configuration_stages: [],
+  };
+}
+
+async function notConfigured(run: StageRun): Promise<Outcome> {
+  switch (run.stage.config.not_configured_action) {
+    case "deny":
+      return { kind: "deny", message: "No (allowed) MFA authenticator configured." };
+    case "configure": {
+      const stages = (run.stage.config.configuration_stages as string[] | undefined) ?? [];
+      if (stages.length === 0)
+        return { kind: "deny", message: "No configuration stage is set up for this authenticator." };
+      // Run the first configuration stage next, then come back to validate the new device.
+      const here = run.plan.index;
+      run.plan.bindings.splice(here + 1, 0, `stage:${stages[0]}`, run.plan.bindings[here] as string);
+      return { kind: "next" };
+    }
+    default:
+      return { kind: "next" };
+  }
+}
