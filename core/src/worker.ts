@@ -9,12 +9,20 @@ import { deleteExpiredSessions } from "./sessions/service.ts";
 
 export const HOUSEKEEPING_INTERVAL_MS = 10 * 60_000;
 
-export async function housekeeping(ctx: CoreContext): Promise<{ events: number; sessions: number }> {
+export async function housekeeping(
+  ctx: CoreContext,
+): Promise<{ events: number; sessions: number; flows: number }> {
   const events = await deleteExpiredEvents(ctx);
   const sessions = await deleteExpiredSessions(ctx);
-  if (events + sessions > 0)
-    ctx.log.info("housekeeping", { expired_events: events, expired_sessions: sessions });
-  return { events, sessions };
+  const flows = await deleteExpiredPlans(ctx);
+  if (events + sessions + flows > 0) {
+    ctx.log.info("housekeeping", {
+      expired_events: events,
+      expired_sessions: sessions,
+      abandoned_flows: flows,
+    });
+  }
+  return { events, sessions, flows };
 }
 
 export function startWorker(ctx: CoreContext, intervalMs = HOUSEKEEPING_INTERVAL_MS): { stop(): void } {

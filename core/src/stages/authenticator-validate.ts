@@ -48,7 +48,7 @@ export const authenticatorValidateStage: StageKind = {
     const user = await run.pendingUser();
     if (!user) return { kind: "deny", message: "No pending user." };
     const devices = await allowedDevices(run, user);
-    if (devices.length > 0) return { kind: "challenge", challenge: validationChallenge(run, user, devices) };
+    if (devices.length > 0) return { kind: "challenge", challenge: validationChallenge(user, devices) };
     return notConfigured(run);
   },
 
@@ -78,7 +78,7 @@ export const authenticatorValidateStage: StageKind = {
     return {
       kind: "invalid",
       challenge: {
-        ...validationChallenge(run, user, devices),
+        ...validationChallenge(user, devices),
         response_errors: fieldError(
           "code",
           "Invalid Token. Please ensure the time on your device is accurate and try again.",
@@ -93,7 +93,7 @@ async function allowedDevices(run: StageRun, user: UserRow): Promise<DeviceRow[]
   return confirmedDevices(run.ctx.store.db, user.id, classes);
 }
 
-function validationChallenge(run: StageRun, user: UserRow, devices: DeviceRow[]) {
+function validationChallenge(user: UserRow, devices: DeviceRow[]) {
   // One challenge per device class, as authentik shows them.
   const byClass = new Map<string, DeviceRow>();
   for (const d of devices) if (!byClass.has(d.kind)) byClass.set(d.kind, d);
