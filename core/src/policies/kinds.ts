@@ -1,8 +1,9 @@
 /** The policy types Gatehouse knows, by authentik model name. */
 import { dummyPolicy } from "./dummy.ts";
+import { expressionPolicy } from "./expression.ts";
 import type { PolicyKind } from "./types.ts";
 
-export const POLICY_KINDS: readonly PolicyKind[] = [dummyPolicy];
+export const POLICY_KINDS: readonly PolicyKind[] = [dummyPolicy, expressionPolicy];
 
 const byModel = new Map(POLICY_KINDS.map((k) => [k.model, k]));
 

@@ -116,6 +116,7 @@ export async function createPolicy(db: Db, kind: PolicyKind, body: unknown): Pro
     readOnly: POLICY_READ_ONLY,
   }) as Record<string, unknown>;
   await checkName(db, name as string);
+  kind.validate?.(config);
   return db
     .insertInto("policies")
     .values({
@@ -142,6 +143,7 @@ export async function updatePolicy(
     partial,
   }) as Record<string, unknown>;
   if (name !== undefined) await checkName(db, name as string, uuid);
+  kind.validate?.(config);
   const base = partial ? fromJson<Record<string, unknown>>(current.config) : kind.defaults;
   return db
     .updateTable("policies")

@@ -23,5 +23,7 @@ export interface PolicyKind {
   component: string;
   config: TObject;
   defaults: Record<string, unknown>;
+  /** Rejects settings that parse but cannot work (e.g. an expression that does not compile). */
+  validate?(config: Record<string, unknown>): void;
   evaluate(ctx: CoreContext, config: Record<string, unknown>, request: PolicyRequest): Promise<PolicyResult>;
 }
