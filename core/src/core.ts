@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { Logger } from "../../shared/log.ts";
 import { buildApp, type CoreApp } from "./api/app.ts";
 import { type BootstrapResult, bootstrap } from "./bootstrap.ts";
+import { ensureDefaultBrand } from "./brands/service.ts";
 import type { CoreConfig } from "./config/index.ts";
 import { type Clock, type CoreContext, systemClock } from "./context.ts";
 import { ensureDefaultFlows } from "./flows/defaults.ts";
@@ -58,6 +59,7 @@ export async function createCore(config: CoreConfig, log: Logger, clock: Clock =
   const ctx: CoreContext = { store, config, log, clock, ...secrets };
   const result = await bootstrap(ctx);
   await ensureDefaultFlows(ctx);
+  await ensureDefaultBrand(ctx);
   const metrics = createMetrics(store, config["postgresql.pool_max"]);
   const app = buildApp(ctx, metrics);
   return { ctx, app, metrics, bootstrap: result, close: () => store.close() };

@@ -6,6 +6,7 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { VERSION } from "../../../shared/version.ts";
 import { authenticatorsController } from "../authenticators/index.ts";
+import { brandsController } from "../brands/index.ts";
 import type { CoreContext } from "../context.ts";
 import { eventsController } from "../events/index.ts";
 import { flowExecutorController } from "../flows/executor/index.ts";
@@ -23,6 +24,7 @@ import { requestMeta } from "./request.ts";
 
 export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
   const api = new Elysia({ prefix: "/api/v3" })
+    .use(brandsController(ctx))
     .use(usersController(ctx))
     .use(groupsController(ctx))
     .use(tokensController(ctx))

@@ -167,6 +167,27 @@ export interface StaticTokensTable {
   token_hash: string;
 }
 
+export interface BrandsTable {
+  brand_uuid: string;
+  domain: string;
+  is_default: Bool;
+  branding_title: string;
+  branding_logo: string;
+  branding_favicon: string;
+  branding_custom_css: string;
+  branding_default_flow_background: string;
+  flow_authentication: string | null;
+  flow_invalidation: string | null;
+  flow_recovery: string | null;
+  flow_unenrollment: string | null;
+  flow_user_settings: string | null;
+  flow_device_code: string | null;
+  default_application: string | null;
+  web_certificate: string | null;
+  client_certificates: Json;
+  attributes: Json;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -184,4 +205,5 @@ export interface Database {
   flow_states: FlowStatesTable;
   authenticator_devices: AuthenticatorDevicesTable;
   static_tokens: StaticTokensTable;
+  brands: BrandsTable;
 }

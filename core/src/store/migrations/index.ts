@@ -1,7 +1,13 @@
 import { migration0001 } from "./0001_core.ts";
 import { migration0002 } from "./0002_flows.ts";
 import { migration0003 } from "./0003_authenticators.ts";
+import { migration0004 } from "./0004_brands.ts";
 import type { StoreMigration } from "./types.ts";
 
 /** Every migration the code knows, in order. Append only; never edit one that has shipped. */
-export const migrations: readonly StoreMigration[] = [migration0001, migration0002, migration0003];
+export const migrations: readonly StoreMigration[] = [
+  migration0001,
+  migration0002,
+  migration0003,
+  migration0004,
+];
