@@ -4,12 +4,10 @@ import { backendNames, startTestCore, type TestCore } from "../support/core.ts";
 for (const backend of backendNames()) {
   describe(`brands on ${backend}`, () => {
     let t: TestCore;
-    const current = async (host: string) =>
-      (
-        await t.core.app.handle(
-          new Request(`http://${host}/api/v3/core/brands/current/`, { headers: { host } }),
-        )
-      ).json();
+    const current = async (host: string): Promise<Record<string, unknown>> => {
+      const req = new Request(`http://${host}/api/v3/core/brands/current/`, { headers: { host } });
+      return (await t.core.app.handle(req)).json() as Promise<Record<string, unknown>>;
+    };
 
     beforeAll(async () => {
       t = await startTestCore(backend);
