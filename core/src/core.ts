@@ -5,11 +5,10 @@
 import { join } from "node:path";
 import type { Logger } from "../../shared/log.ts";
 import { buildApp, type CoreApp } from "./api/app.ts";
+import { applyFileBlueprints, blueprintDirs } from "./blueprints/instances.ts";
 import { type BootstrapResult, bootstrap } from "./bootstrap.ts";
-import { ensureDefaultBrand } from "./brands/service.ts";
 import type { CoreConfig } from "./config/index.ts";
 import { type Clock, type CoreContext, systemClock } from "./context.ts";
-import { ensureDefaultFlows } from "./flows/defaults.ts";
 import { type CoreMetrics, createMetrics } from "./metrics.ts";
 import { loadInstallSecrets } from "./secrets.ts";
 import { openStore, type Store, type StoreOptions } from "./store/index.ts";
@@ -58,8 +57,7 @@ export async function createCore(config: CoreConfig, log: Logger, clock: Clock =
   const secrets = await loadInstallSecrets(store, config, log);
   const ctx: CoreContext = { store, config, log, clock, ...secrets };
   const result = await bootstrap(ctx);
-  await ensureDefaultFlows(ctx);
-  await ensureDefaultBrand(ctx);
+  await applyFileBlueprints(ctx, blueprintDirs(config.blueprints_dir));
   const metrics = createMetrics(store, config["postgresql.pool_max"]);
   const app = buildApp(ctx, metrics);
   return { ctx, app, metrics, bootstrap: result, close: () => store.close() };

@@ -6,6 +6,8 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { VERSION } from "../../../shared/version.ts";
 import { authenticatorsController } from "../authenticators/index.ts";
+import { blueprintsController } from "../blueprints/index.ts";
+import { blueprintDirs } from "../blueprints/instances.ts";
 import { brandsController } from "../brands/index.ts";
 import type { CoreContext } from "../context.ts";
 import { eventsController } from "../events/index.ts";
@@ -34,7 +36,8 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(flowBindingsController(ctx))
     .use(stagesController(ctx))
     .use(policiesController(ctx))
-    .use(authenticatorsController(ctx));
+    .use(authenticatorsController(ctx))
+    .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 
   return new Elysia()
     .onError({ as: "global" }, ({ code, error, request }) =>

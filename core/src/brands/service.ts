@@ -200,19 +200,3 @@ export async function deleteBrand(db: Db, uuid: string): Promise<BrandRow> {
   await db.deleteFrom("brands").where("brand_uuid", "=", uuid).execute();
   return row;
 }
-
-/** The default brand, made at first start and pointed at the default flows. */
-export async function ensureDefaultBrand(ctx: CoreContext): Promise<void> {
-  const db = ctx.store.db;
-  if (await db.selectFrom("brands").select("brand_uuid").limit(1).executeTakeFirst()) return;
-  const flow = async (slug: string) =>
-    (await db.selectFrom("flows").select("flow_uuid").where("slug", "=", slug).executeTakeFirst())
-      ?.flow_uuid ?? null;
-  await createBrand(db, {
-    domain: DEFAULT_BRAND_DOMAIN,
-    default: true,
-    flow_authentication: await flow("default-authentication-flow"),
-    flow_invalidation: await flow("default-invalidation-flow"),
-    flow_user_settings: await flow("default-user-settings-flow"),
-  });
-}

@@ -7,6 +7,10 @@ export const coreConfigSchema = {
     "Key that seals token keys kept for view_key and signs cookies. When unset, one is generated and kept in the store; set it so a database dump alone reveals nothing.",
     ["AUTHENTIK_SECRET_KEY"],
   ),
+  blueprints_dir: str(
+    "",
+    "A directory of blueprint YAML files applied at start, after the built-in ones (again whenever a file changes).",
+  ),
   "listen.http": listen(
     "0.0.0.0:9000",
     "Address the core's HTTP server (API, UI, health, metrics) listens on.",

@@ -188,6 +188,20 @@ export interface BrandsTable {
   attributes: Json;
 }
 
+export interface BlueprintInstancesTable {
+  instance_uuid: string;
+  name: string;
+  path: string;
+  context: Json;
+  last_applied: NullableTimestamp;
+  last_applied_hash: string;
+  status: string;
+  enabled: Bool;
+  managed_models: Json;
+  metadata: Json;
+  content: string;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -206,4 +220,5 @@ export interface Database {
   authenticator_devices: AuthenticatorDevicesTable;
   static_tokens: StaticTokensTable;
   brands: BrandsTable;
+  blueprint_instances: BlueprintInstancesTable;
 }

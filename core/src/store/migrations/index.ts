@@ -2,6 +2,7 @@ import { migration0001 } from "./0001_core.ts";
 import { migration0002 } from "./0002_flows.ts";
 import { migration0003 } from "./0003_authenticators.ts";
 import { migration0004 } from "./0004_brands.ts";
+import { migration0005 } from "./0005_blueprints.ts";
 import type { StoreMigration } from "./types.ts";
 
 /** Every migration the code knows, in order. Append only; never edit one that has shipped. */
@@ -10,4 +11,5 @@ export const migrations: readonly StoreMigration[] = [
   migration0002,
   migration0003,
   migration0004,
+  migration0005,
 ];
