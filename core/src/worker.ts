@@ -5,6 +5,7 @@
 import type { CoreContext } from "./context.ts";
 import { deleteExpiredEvents } from "./events/service.ts";
 import { deleteExpiredPlans } from "./flows/executor/state.ts";
+import { deleteExpiredReputation } from "./policies/reputation.ts";
 import { deleteExpiredSessions } from "./sessions/service.ts";
 
 export const HOUSEKEEPING_INTERVAL_MS = 10 * 60_000;
@@ -15,6 +16,7 @@ export async function housekeeping(
   const events = await deleteExpiredEvents(ctx);
   const sessions = await deleteExpiredSessions(ctx);
   const flows = await deleteExpiredPlans(ctx);
+  await deleteExpiredReputation(ctx);
   if (events + sessions + flows > 0) {
     ctx.log.info("housekeeping", {
       expired_events: events,

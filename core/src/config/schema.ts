@@ -37,6 +37,19 @@ export const coreConfigSchema = {
   ),
   "events.retention_days": int(365, "Days an event is kept before the worker deletes it.", 1),
   "sessions.duration_hours": int(24 * 14, "Lifetime of a browser session when no flow sets one.", 1),
+  "reputation.lower_limit": int(
+    -5,
+    "Lowest reputation score a username or address can fall to.",
+    -1_000_000,
+    0,
+  ),
+  "reputation.upper_limit": int(
+    5,
+    "Highest reputation score a username or address can rise to.",
+    0,
+    1_000_000,
+  ),
+  "reputation.expiry_seconds": int(86_400, "Seconds a reputation score is kept after its last change.", 1),
   bootstrap_password: optionalSecret("Password for akadmin, set on first start against an empty store.", [
     "AUTHENTIK_BOOTSTRAP_PASSWORD",
   ]),

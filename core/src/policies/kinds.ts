@@ -1,9 +1,16 @@
 /** The policy types Gatehouse knows, by authentik model name. */
 import { dummyPolicy } from "./dummy.ts";
 import { expressionPolicy } from "./expression.ts";
+import { passwordPolicy } from "./password.ts";
+import { reputationPolicy } from "./reputation.ts";
 import type { PolicyKind } from "./types.ts";
 
-export const POLICY_KINDS: readonly PolicyKind[] = [dummyPolicy, expressionPolicy];
+export const POLICY_KINDS: readonly PolicyKind[] = [
+  dummyPolicy,
+  expressionPolicy,
+  passwordPolicy,
+  reputationPolicy,
+];
 
 const byModel = new Map(POLICY_KINDS.map((k) => [k.model, k]));
 

@@ -9,9 +9,9 @@ import {
   deviceChallenge,
   verifyAnyCode,
 } from "../authenticators/devices.ts";
-import { recordEventSafely } from "../events/service.ts";
 import type { UserRow } from "../users/serialize.ts";
 import { avatarOf } from "./identification.ts";
+import { loginFailed } from "./login-outcome.ts";
 import { fieldError, type Outcome, type StageKind, type StageRun } from "./types.ts";
 
 const DEVICE_CLASSES = ["static", "totp", "webauthn", "duo", "sms", "email"] as const;
@@ -64,17 +64,7 @@ export const authenticatorValidateStage: StageKind = {
       run.plan.context.mfa_device = { kind: used.kind, pk: used.id };
       return { kind: "next" };
     }
-    await recordEventSafely(run.ctx, {
-      action: "login_failed",
-      user: { pk: user.id, username: user.username, email: user.email },
-      clientIp: run.http.ip,
-      context: {
-        username: user.username,
-        stage: run.stage.name,
-        flow: run.flow.slug,
-        reason: "invalid_mfa_code",
-      },
-    });
+    await loginFailed(run, user, user.username, { reason: "invalid_mfa_code" });
     return {
       kind: "invalid",
       challenge: {

@@ -5,10 +5,10 @@
 import { Type as t } from "@sinclair/typebox";
 import { sql } from "kysely";
 import { checkPassword, INBUILT_BACKEND, TOKEN_BACKEND } from "../auth/password.ts";
-import { recordEventSafely } from "../events/service.ts";
 import { fromJson, toBool } from "../store/codec.ts";
 import type { UserRow } from "../users/serialize.ts";
 import { initialsAvatar } from "../users/serialize.ts";
+import { loginFailed } from "./login-outcome.ts";
 import { fieldError, type StageKind, type StageRun } from "./types.ts";
 
 const USER_FIELDS = ["email", "username", "upn"] as const;
@@ -104,12 +104,7 @@ function identificationChallenge(run: StageRun) {
 }
 
 async function failed(run: StageRun, uid: string, user: UserRow | undefined) {
-  await recordEventSafely(run.ctx, {
-    action: "login_failed",
-    user: user && { pk: user.id, username: user.username, email: user.email },
-    clientIp: run.http.ip,
-    context: { username: uid, stage: run.stage.name, flow: run.flow.slug },
-  });
+  await loginFailed(run, user, uid);
   return {
     kind: "invalid" as const,
     challenge: {

@@ -1,8 +1,8 @@
 /** Password: checks the pending user's password against the configured backends; limited attempts. */
 import { Type as t } from "@sinclair/typebox";
 import { checkPassword, INBUILT_BACKEND, PASSWORD_BACKENDS, TOKEN_BACKEND } from "../auth/password.ts";
-import { recordEventSafely } from "../events/service.ts";
 import { avatarOf } from "./identification.ts";
+import { loginFailed } from "./login-outcome.ts";
 import { fieldError, type StageKind, type StageRun } from "./types.ts";
 
 export const passwordStage: StageKind = {
@@ -48,16 +48,7 @@ export const passwordStage: StageKind = {
     }
     const attempts = (run.plan.context.failed_attempts ?? 0) + 1;
     run.plan.context.failed_attempts = attempts;
-    await recordEventSafely(run.ctx, {
-      action: "login_failed",
-      user: user && { pk: user.id, username: user.username, email: user.email },
-      clientIp: run.http.ip,
-      context: {
-        username: user?.username ?? run.plan.context.pending_user_identifier ?? "",
-        stage: run.stage.name,
-        flow: run.flow.slug,
-      },
-    });
+    await loginFailed(run, user, user?.username ?? run.plan.context.pending_user_identifier ?? "");
     const limit = Number(run.stage.config.failed_attempts_before_cancel ?? 5);
     if (limit > 0 && attempts >= limit)
       return { kind: "deny", message: "Too many failed attempts. Start again." };

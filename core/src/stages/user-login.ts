@@ -8,6 +8,7 @@ import { isTimedelta, parseTimedelta } from "../flows/timedelta.ts";
 import { createSession, revokeUserSessions } from "../sessions/service.ts";
 import { toBool } from "../store/codec.ts";
 import { avatarOf } from "./identification.ts";
+import { adjustReputation } from "./login-outcome.ts";
 import type { Outcome, StageKind, StageRun } from "./types.ts";
 
 const timedelta = t.String({ maxLength: 100 });
@@ -83,6 +84,7 @@ async function login(run: StageRun, rememberMe: boolean): Promise<Outcome> {
     });
     return created;
   });
+  await adjustReputation(ctx, user.username, run.http.ip, 1);
   run.session.login = { id: session.id, persistent: duration + offset > 0, maxAgeSeconds: lifetimeSeconds };
   return { kind: "next" };
 }

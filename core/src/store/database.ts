@@ -202,6 +202,15 @@ export interface BlueprintInstancesTable {
   content: string;
 }
 
+export interface ReputationsTable {
+  reputation_uuid: string;
+  identifier: string;
+  ip: string;
+  score: number;
+  updated: Timestamp;
+  expires: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -221,4 +230,5 @@ export interface Database {
   static_tokens: StaticTokensTable;
   brands: BrandsTable;
   blueprint_instances: BlueprintInstancesTable;
+  reputations: ReputationsTable;
 }

@@ -3,6 +3,7 @@ import { migration0002 } from "./0002_flows.ts";
 import { migration0003 } from "./0003_authenticators.ts";
 import { migration0004 } from "./0004_brands.ts";
 import { migration0005 } from "./0005_blueprints.ts";
+import { migration0006 } from "./0006_reputation.ts";
 import type { StoreMigration } from "./types.ts";
 
 /** Every migration the code knows, in order. Append only; never edit one that has shipped. */
@@ -12,4 +13,5 @@ export const migrations: readonly StoreMigration[] = [
   migration0003,
   migration0004,
   migration0005,
+  migration0006,
 ];
