@@ -10,6 +10,7 @@ const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
 const steps: { name: string; cmd: string[] }[] = [
   { name: "bun test", cmd: [process.execPath, "test", ...process.argv.slice(2)] },
   { name: "tsc --noEmit", cmd: [bin("tsc"), "--noEmit", "-p", "."] },
+  { name: "tsc --noEmit (web)", cmd: [bin("tsc"), "--noEmit", "-p", "core/web"] },
   { name: "biome check", cmd: [bin("biome"), "check", "."] },
   { name: "README settings table", cmd: [process.execPath, "scripts/config-docs.ts", "--check"] },
 ];

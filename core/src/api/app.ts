@@ -16,9 +16,11 @@ import { flowBindingsController, flowsController } from "../flows/index.ts";
 import { groupsController } from "../groups/index.ts";
 import type { CoreMetrics } from "../metrics.ts";
 import { policiesController } from "../policies/index.ts";
+import { sessionsController } from "../sessions/index.ts";
 import { setupPage } from "../setup/index.ts";
 import { stagesController } from "../stages/index.ts";
 import { tokensController } from "../tokens/index.ts";
+import { uiController } from "../ui/index.ts";
 import { usersController } from "../users/index.ts";
 import { apiDocsAssets } from "./docs-assets.ts";
 import { errorResponse } from "./gate.ts";
@@ -37,6 +39,7 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(stagesController(ctx))
     .use(policiesController(ctx))
     .use(authenticatorsController(ctx))
+    .use(sessionsController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 
   return new Elysia()
@@ -70,7 +73,9 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
           cdn: "/api/v3/docs/assets/swagger-ui-bundle.js",
           theme: "/api/v3/docs/assets/swagger-ui.css",
         },
-        exclude: { paths: [/^\/api\/v3\/docs/, /^\/-\//, "/metrics", /^\/setup/] },
+        exclude: {
+          paths: [/^\/api\/v3\/docs/, /^\/-\//, "/metrics", /^\/setup/, /^\/if\//, /^\/static\//, "/"],
+        },
       }),
     )
     .use(apiDocsAssets())
@@ -88,6 +93,7 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
         }),
     )
     .use(setupPage(ctx))
+    .use(uiController(ctx))
     .use(api);
 }
 

@@ -46,8 +46,40 @@ export async function authenticate(ctx: CoreContext, request: Request, info: Req
     return byToken(ctx, m[1] as string);
   }
   const session = readCookie(request.headers.get("cookie"), SESSION_COOKIE);
-  if (session) return bySession(ctx, session, info);
+  if (session) {
+    checkSameOrigin(request);
+    return bySession(ctx, session, info);
+  }
   throw notAuthenticated();
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * A cookie rides along with cross-site requests, so a write authenticated by one must come from this
+ * site: a matching Origin (browsers send it on cross-site writes), a same-origin Sec-Fetch-Site, and a
+ * JSON body (which a cross-site form cannot send).
+ */
+export function checkSameOrigin(request: Request): void {
+  if (SAFE_METHODS.has(request.method)) return;
+  const host = request.headers.get("host") ?? new URL(request.url).host;
+  const origin = request.headers.get("origin");
+  const site = request.headers.get("sec-fetch-site");
+  let sameOrigin = origin === null || safeHost(origin) === host;
+  if (site !== null && site !== "same-origin" && site !== "none") sameOrigin = false;
+  const type = request.headers.get("content-type");
+  const jsonOrEmpty = type === null || type.startsWith("application/json");
+  if (!sameOrigin || !jsonOrEmpty) {
+    throw new GatehouseError("Cross-site request refused.", { status: 403, code: "AU0004CrossSite" });
+  }
+}
+
+function safeHost(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
 }
 
 async function byToken(ctx: CoreContext, key: string): Promise<Actor> {

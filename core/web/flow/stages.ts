@@ -1,0 +1,138 @@
+/**
+ * One render function per challenge component. Each returns a form whose submit hands the response
+ * object to `submit`; labels, autocomplete hints and error text make them usable by keyboard and
+ * screen reader.
+ */
+import { html, nothing, type TemplateResult } from "lit";
+import { unsafeSVG } from "lit/directives/unsafe-svg.js";
+import qrcode from "qrcode-generator";
+import { type Challenge, errorsFor } from "./challenge.ts";
+
+export type Submit = (response: Record<string, unknown>) => void;
+
+const formValues = (event: Event): Record<string, string> => {
+  event.preventDefault();
+  const data = new FormData(event.target as HTMLFormElement);
+  return Object.fromEntries([...data.entries()].map(([k, v]) => [k, String(v)]));
+};
+
+const errors = (messages: string[], id: string) =>
+  messages.length ? html`<p class="error" id=${id} role="alert">${messages.join(" ")}</p>` : nothing;
+
+const pendingUser = (c: Challenge) =>
+  c.pending_user
+    ? html`<div class="user">
+        ${c.pending_user_avatar ? html`<img alt="" src=${String(c.pending_user_avatar)} />` : nothing}
+        <span>${String(c.pending_user)}</span>
+      </div>`
+    : nothing;
+
+function identification(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
+  const fields = (c.user_fields as string[] | null) ?? ["username"];
+  const label = fields.map((f) => (f === "email" ? "Email" : f === "username" ? "Username" : f)).join(" or ");
+  const fieldErrors = [...errorsFor(c, "uid_field"), ...errorsFor(c, "non_field_errors")];
+  return html`<form @submit=${(e: Event) => submit({ component: c.component, ...formValues(e) })}>
+    <label for="uid">${label}</label>
+    <input id="uid" name="uid_field" type="text" autocomplete="username" autocapitalize="none" spellcheck="false"
+      required autofocus aria-describedby="uid-error" aria-invalid=${fieldErrors.length > 0} />
+    ${
+      c.password_fields
+        ? html`<label for="password">Password</label>
+            <input id="password" name="password" type="password" autocomplete="current-password" required />`
+        : nothing
+    }
+    ${errors(fieldErrors, "uid-error")}
+    <button type="submit" ?disabled=${busy}>${String(c.primary_action ?? "Log in")}</button>
+  </form>`;
+}
+
+function password(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
+  const fieldErrors = errorsFor(c, "password");
+  return html`${pendingUser(c)}
+    <form @submit=${(e: Event) => submit({ component: c.component, ...formValues(e) })}>
+      <input type="text" name="username" autocomplete="username" value=${String(c.pending_user ?? "")} hidden />
+      <label for="password">Password</label>
+      <input id="password" name="password" type="password" autocomplete="current-password" required autofocus
+        aria-describedby="password-error" aria-invalid=${fieldErrors.length > 0} />
+      ${errors(fieldErrors, "password-error")}
+      <button type="submit" ?disabled=${busy}>Continue</button>
+    </form>`;
+}
+
+function codeForm(c: Challenge, submit: Submit, busy: boolean, hint: string): TemplateResult {
+  const fieldErrors = [...errorsFor(c, "code"), ...errorsFor(c, "non_field_errors")];
+  return html`<form @submit=${(e: Event) => submit({ component: c.component, ...formValues(e) })}>
+    <label for="code">${hint}</label>
+    <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required autofocus
+      aria-describedby="code-error" aria-invalid=${fieldErrors.length > 0} />
+    ${errors(fieldErrors, "code-error")}
+    <button type="submit" ?disabled=${busy}>Continue</button>
+  </form>`;
+}
+
+function authenticatorValidate(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
+  const classes = ((c.device_challenges as { device_class: string }[]) ?? []).map((d) => d.device_class);
+  const hint =
+    classes.includes("static") && !classes.includes("totp") ? "Recovery code" : "Authentication code";
+  return html`${pendingUser(c)}
+    <p class="muted">Enter the code from your authenticator app${classes.includes("static") ? ", or a recovery code" : ""}.</p>
+    ${codeForm(c, submit, busy, hint)}`;
+}
+
+function authenticatorTotp(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
+  const url = String(c.config_url ?? "");
+  const qr = qrcode(0, "M");
+  qr.addData(url);
+  qr.make();
+  const secret = new URL(url).searchParams.get("secret") ?? "";
+  return html`${pendingUser(c)}
+    <p>Scan this code with your authenticator app, then enter the code it shows.</p>
+    <div class="qr" role="img" aria-label="QR code for your authenticator app">${unsafeSVG(qr.createSvgTag({ cellSize: 4, margin: 2, scalable: true }))}</div>
+    <p class="muted">Or enter this key by hand: <code data-testid="totp-secret">${secret}</code></p>
+    ${codeForm(c, submit, busy, "Code")}`;
+}
+
+function authenticatorStatic(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
+  return html`${pendingUser(c)}
+    <p>Keep these recovery codes somewhere safe. Each works once.</p>
+    <ul data-testid="static-codes">${((c.codes as string[]) ?? []).map((code) => html`<li><code>${code}</code></li>`)}</ul>
+    <button type="button" ?disabled=${busy} @click=${() => submit({ component: c.component })}>I have saved them</button>`;
+}
+
+function userLogin(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
+  return html`${pendingUser(c)}
+    <p>Stay signed in on this device?</p>
+    <button type="button" ?disabled=${busy} @click=${() => submit({ component: c.component, remember_me: true })}>Yes</button>
+    <button type="button" class="secondary" ?disabled=${busy} @click=${() => submit({ component: c.component, remember_me: false })}>No</button>`;
+}
+
+function dummy(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
+  return html`<p>${String(c.name ?? "")}</p>
+    <button type="button" ?disabled=${busy} @click=${() => submit({ component: c.component })}>Continue</button>`;
+}
+
+function accessDenied(c: Challenge, _submit: Submit, _busy: boolean, restart: () => void): TemplateResult {
+  return html`${pendingUser(c)}
+    <p class="error" role="alert">${String(c.error_message || "Access denied")}</p>
+    <button type="button" class="secondary" @click=${restart}>Start again</button>`;
+}
+
+function flowError(c: Challenge, _submit: Submit, _busy: boolean, restart: () => void): TemplateResult {
+  return html`<p class="error" role="alert">${String(c.error ?? "Something went wrong.")}</p>
+    <p class="muted">Reference: <code>${String(c.request_id ?? "")}</code></p>
+    <button type="button" class="secondary" @click=${restart}>Start again</button>`;
+}
+
+type Renderer = (c: Challenge, submit: Submit, busy: boolean, restart: () => void) => TemplateResult;
+
+export const STAGES: Record<string, Renderer> = {
+  "ak-stage-identification": identification,
+  "ak-stage-password": password,
+  "ak-stage-authenticator-validate": authenticatorValidate,
+  "ak-stage-authenticator-totp": authenticatorTotp,
+  "ak-stage-authenticator-static": authenticatorStatic,
+  "ak-stage-user-login": userLogin,
+  "ak-stage-dummy": dummy,
+  "ak-stage-access-denied": accessDenied,
+  "ak-stage-flow-error": flowError,
+};

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Browser, Page } from "playwright-core";
+import { totpCode } from "../../core/src/authenticators/devices.ts";
+import { startServer } from "../../core/src/http/server.ts";
+import { memoryLogger } from "../../shared/log.ts";
+import { launchBrowser, needBrowser } from "../support/browser.ts";
+import { startTestCore, type TestCore } from "../support/core.ts";
+
+const run = needBrowser();
+
+describe.skipIf(!run)("browser login in Chromium", () => {
+  let t: TestCore;
+  let server: ReturnType<typeof startServer>;
+  let browser: Browser;
+  let base = "";
+  // The core's clock runs ahead in whole TOTP steps when a test needs a fresh code.
+  let offsetMs = 0;
+  const clock = () => new Date(Date.now() + offsetMs);
+
+  beforeAll(async () => {
+    t = await startTestCore("sqlite", {}, clock);
+    server = startServer(t.core, memoryLogger("warn"), "127.0.0.1:0");
+    base = `http://127.0.0.1:${server.server.port}`;
+    const user = await t.api("POST", "/api/v3/core/users/", {
+      body: { username: "mia", name: "Mia Wong", email: "mia@example.com" },
+    });
+    await t.api("POST", `/api/v3/core/users/${user.body.pk}/set_password/`, {
+      body: { password: "mia-password-1" },
+    });
+    browser = await launchBrowser();
+    // Bundle the page scripts once up front, so no test pays for it.
+    await fetch(`${base}/static/dist/flow.js`);
+    await fetch(`${base}/static/dist/user.js`);
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    await t?.stop();
+  });
+
+  async function signIn(page: Page, username: string, password: string) {
+    await page.goto(`${base}/`);
+    await page.waitForURL(/\/if\/flow\/default-authentication-flow\//);
+    await page.getByLabel("Email or Username").fill(username);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Continue" }).click();
+  }
+
+  test("akadmin signs in with a password and lands on the user page", async () => {
+    const page = await browser.newPage();
+    await signIn(page, "akadmin", "akadmin-password");
+    await page.waitForURL(`${base}/if/user/`);
+    await expect(page.getByTestId("username").textContent()).resolves.toBe("akadmin");
+    expect(await page.title()).toBe("Gatehouse");
+    await page.close();
+  }, 60_000);
+
+  test("a wrong password shows an error and records login_failed", async () => {
+    const page = await browser.newPage();
+    await signIn(page, "mia", "not-her-password");
+    await expect(page.getByRole("alert").textContent()).resolves.toContain("Invalid password");
+    const events = await t.api("GET", "/api/v3/events/events/?action=login_failed&username=mia");
+    expect(events.body.pagination.count).toBeGreaterThanOrEqual(1);
+    expect(events.body.results[0].client_ip).toBe("127.0.0.1");
+    await page.close();
+  }, 60_000);
+
+  test("enrol TOTP from the user page, then sign in with password and code", async () => {
+    const page = await browser.newPage();
+    await signIn(page, "mia", "mia-password-1");
+    await page.waitForURL(`${base}/if/user/`);
+    await page.getByRole("link", { name: "Add an authenticator app" }).click();
+    const secret = (await page.getByTestId("totp-secret").textContent()) ?? "";
+    expect(secret).toMatch(/^[A-Z2-7]+$/);
+    await expect(
+      page.getByRole("img", { name: "QR code for your authenticator app" }).isVisible(),
+    ).resolves.toBe(true);
+    await page.getByLabel("Code", { exact: true }).fill(totpCode(secret, clock()));
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.waitForURL(`${base}/if/user/`);
+    await expect(page.getByText("TOTP Device").first().isVisible()).resolves.toBe(true);
+
+    await page.getByRole("link", { name: "Sign out" }).click();
+    await page.waitForURL(/\/if\/flow\/default-authentication-flow\//);
+    // A new time step, so the code differs from the one used to enrol.
+    offsetMs += 30_000;
+    await page.getByLabel("Email or Username").fill("mia");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByLabel("Password").fill("mia-password-1");
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.getByLabel("Authentication code").fill(totpCode(secret, clock()));
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.waitForURL(`${base}/if/user/`);
+    await expect(page.getByTestId("username").textContent()).resolves.toBe("mia");
+    const login = await t.api("GET", "/api/v3/events/events/?action=login&username=mia&ordering=-created");
+    expect(login.body.results[0].context.auth_method).toBe("auth_mfa");
+    await page.close();
+  }, 60_000);
+
+  test("sign out everywhere ends every session of the user", async () => {
+    const first = await browser.newContext();
+    const second = await browser.newContext();
+    const [a, b] = [await first.newPage(), await second.newPage()];
+    await signIn(a, "akadmin", "akadmin-password");
+    await a.waitForURL(`${base}/if/user/`);
+    await signIn(b, "akadmin", "akadmin-password");
+    await b.waitForURL(`${base}/if/user/`);
+    await a.getByRole("button", { name: "Sign out everywhere" }).click();
+    await a.waitForURL(/\/if\/flow\/default-authentication-flow\//);
+    await b.goto(`${base}/if/user/`);
+    await b.waitForURL(/\/if\/flow\/default-authentication-flow\//);
+    await first.close();
+    await second.close();
+  }, 60_000);
+});
