@@ -26,27 +26,26 @@ Options:
 Settings come from GATEHOUSE_* environment variables and an optional YAML file named by
 GATEHOUSE_CONFIG; see the README for every key.`;
 
+const OPTIONS = {
+  help: { type: "boolean" },
+  version: { type: "boolean" },
+  email: { type: "string" },
+  "password-stdin": { type: "boolean" },
+  identifier: { type: "string" },
+  "expires-days": { type: "string" },
+  "no-expiry": { type: "boolean" },
+  description: { type: "string" },
+} as const;
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      help: { type: "boolean" },
-      version: { type: "boolean" },
-      email: { type: "string" },
-      "password-stdin": { type: "boolean" },
-      identifier: { type: "string" },
-      "expires-days": { type: "string" },
-      "no-expiry": { type: "boolean" },
-      description: { type: "string" },
-    },
-  });
+  const parsed = parseCommandLine(argv);
+  if (!parsed) return 2;
+  const { values, positionals } = parsed;
   if (values.help) return print(HELP);
   if (values.version) return print(VERSION);
   const [command = "serve", ...rest] = positionals;
 
-  const { config, log } = loadConfigOrExit();
+  const { config, log } = loadConfigOrExit(command === "serve" ? "stdout" : "stderr");
   switch (command) {
     case "serve":
       return serve(config, log);
@@ -71,6 +70,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The parsed arguments, or undefined after printing a usage error (like an unknown command's). */
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}\n`);
+    return undefined;
+  }
+}
+
 function print(text: string): number {
   process.stdout.write(`${text}\n`);
   return 0;
@@ -84,10 +93,14 @@ function need(value: string | undefined, message: string): string {
   return value;
 }
 
-function loadConfigOrExit(): { config: CoreConfig; log: Logger } {
+/** One-shot commands log to stderr: their stdout is their result (a token key a script captures). */
+function loadConfigOrExit(logTo: "stdout" | "stderr"): { config: CoreConfig; log: Logger } {
   try {
     const { values, warnings } = loadCoreConfig();
-    const log = createLogger({ level: values["log.level"] });
+    const log = createLogger({
+      level: values["log.level"],
+      write: (line) => process[logTo].write(`${line}\n`),
+    });
     for (const warning of warnings) log.warn(warning, { code: "CF0001UnknownVariable" });
     return { config: values, log };
   } catch (err) {
@@ -105,6 +118,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     process.stderr.write(`gatehouse: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    // Exit now: a store opened before the failure (a PostgreSQL pool) would keep the process alive.
+    process.exit(1);
   },
 );

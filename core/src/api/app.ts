@@ -42,59 +42,58 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(sessionsController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 
-  return new Elysia()
-    .onError({ as: "global" }, ({ code, error, request }) =>
-      errorResponse(ctx, requestMeta(request), String(code), error),
-    )
-    .onAfterResponse({ as: "global" }, ({ request, route, set }) => {
-      const meta = requestMeta(request);
-      const status = typeof set.status === "number" ? set.status : 200;
-      const labels = { method: request.method, route: route || "unmatched" };
-      metrics.requests.inc({ ...labels, status: String(status) });
-      metrics.latency.observe(labels, (performance.now() - meta.started) / 1000);
-    })
-    .use(
-      openapi({
-        path: "/api/v3/docs",
-        specPath: "/api/v3/schema/",
-        provider: "swagger-ui",
-        documentation: {
-          info: {
-            title: "Gatehouse",
-            version: VERSION,
-            description: "Gatehouse API (authentik-compatible /api/v3)",
+  return (
+    new Elysia()
+      .onError({ as: "global" }, ({ code, error, request }) =>
+        errorResponse(ctx, requestMeta(request), String(code), error),
+      )
+      // The matched route template labels the request's metrics (recorded by the HTTP edge).
+      .onBeforeHandle({ as: "global" }, ({ request, route }) => {
+        requestMeta(request).route = route;
+      })
+      .use(
+        openapi({
+          path: "/api/v3/docs",
+          specPath: "/api/v3/schema/",
+          provider: null,
+          documentation: {
+            info: {
+              title: "Gatehouse",
+              version: VERSION,
+              description: "Gatehouse API (authentik-compatible /api/v3)",
+            },
+            components: {
+              securitySchemes: { authentik: { type: "http", scheme: "bearer" } },
+            },
+            security: [{ authentik: [] }],
           },
-          components: {
-            securitySchemes: { authentik: { type: "http", scheme: "bearer" } },
+          swagger: {
+            cdn: "/api/v3/docs/assets/swagger-ui-bundle.js",
+            theme: "/api/v3/docs/assets/swagger-ui.css",
           },
-          security: [{ authentik: [] }],
-        },
-        swagger: {
-          cdn: "/api/v3/docs/assets/swagger-ui-bundle.js",
-          theme: "/api/v3/docs/assets/swagger-ui.css",
-        },
-        exclude: {
-          paths: [/^\/api\/v3\/docs/, /^\/-\//, "/metrics", /^\/setup/, /^\/if\//, /^\/static\//, "/"],
-        },
-      }),
-    )
-    .use(apiDocsAssets())
-    .get("/-/health/live/", () => new Response(null, { status: 204 }))
-    .get("/-/health/ready/", async () =>
-      (await ctx.store.ping())
-        ? new Response(null, { status: 204 })
-        : new Response(JSON.stringify({ detail: "store unavailable" }), { status: 503 }),
-    )
-    .get(
-      "/metrics",
-      async () =>
-        new Response(await metrics.registry.metrics(), {
-          headers: { "content-type": metrics.registry.contentType },
+          exclude: {
+            paths: [/^\/api\/v3\/docs/, /^\/-\//, "/metrics", /^\/setup/, /^\/if\//, /^\/static\//, "/"],
+          },
         }),
-    )
-    .use(setupPage(ctx))
-    .use(uiController(ctx))
-    .use(api);
+      )
+      .use(apiDocsAssets())
+      .get("/-/health/live/", () => new Response(null, { status: 204 }))
+      .get("/-/health/ready/", async () =>
+        (await ctx.store.ping())
+          ? new Response(null, { status: 204 })
+          : new Response(JSON.stringify({ detail: "store unavailable" }), { status: 503 }),
+      )
+      .get(
+        "/metrics",
+        async () =>
+          new Response(await metrics.registry.metrics(), {
+            headers: { "content-type": metrics.registry.contentType },
+          }),
+      )
+      .use(setupPage(ctx))
+      .use(uiController(ctx))
+      .use(api)
+  );
 }
 
 export type CoreApp = ReturnType<typeof buildApp>;

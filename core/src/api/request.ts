@@ -7,6 +7,8 @@ export interface RequestMeta {
   method: string;
   /** performance.now() when the request arrived. */
   started: number;
+  /** The route template that matched, once one has (for metrics labels). */
+  route?: string;
 }
 
 const metas = new WeakMap<Request, RequestMeta>();

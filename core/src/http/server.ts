@@ -5,7 +5,7 @@
 import type { Server } from "bun";
 import { parseListen } from "../../../shared/config/load.ts";
 import type { Logger } from "../../../shared/log.ts";
-import { attachRequestMeta } from "../api/request.ts";
+import { attachRequestMeta, type RequestMeta } from "../api/request.ts";
 import type { Core } from "../core.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -68,6 +68,7 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
         }
         attachRequestMeta(request, meta);
         const response = await core.app.handle(request);
+        recordMetrics(core, meta, response.status);
         log.info("request", {
           request_id: id,
           method: meta.method,
@@ -118,6 +119,12 @@ async function readUpTo(stream: ReadableStream<Uint8Array>, limit: number): Prom
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
+}
+
+function recordMetrics(core: Core, meta: RequestMeta, status: number): void {
+  const labels = { method: meta.method, route: meta.route ?? "unmatched" };
+  core.metrics.requests.inc({ ...labels, status: String(status) });
+  core.metrics.latency.observe(labels, (performance.now() - meta.started) / 1000);
 }
 
 function withId(response: Response, id: string): Response {

@@ -25,7 +25,9 @@ button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem}.error{color:#b00020}
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
       "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-      "referrer-policy": "no-referrer",
+      // Not "no-referrer": under it browsers send `Origin: null` with the form's POST, which the
+      // Origin check refuses. "same-origin" still keeps the token in the URL from leaving the site.
+      "referrer-policy": "same-origin",
     },
   });
 }
@@ -82,19 +84,21 @@ export function setupPage(ctx: CoreContext) {
       if (password.length < MIN_PASSWORD)
         return form(token, `The password must be at least ${MIN_PASSWORD} characters.`);
       if (password !== fields.password_repeat) return form(token, "The passwords do not match.");
-      await inTransaction(ctx, async (trx) => {
+      const done = await inTransaction(ctx, async (trx) => {
         // Deleting first makes a concurrent second use find nothing.
         const gone = await trx
           .deleteFrom("tokens")
           .where("token_uuid", "=", row.token_uuid)
           .executeTakeFirst();
-        if (Number(gone.numDeletedRows) !== 1) return;
+        if (Number(gone.numDeletedRows) !== 1) return false;
         const user = await setPassword(ctx, trx, row.user_id, password);
         await audit(ctx, trx, undefined, requestMeta(request), "password_set", {
           user: { pk: user.id, username: user.username },
           via: "setup",
         });
+        return true;
       });
+      if (!done) return invalid();
       return page("Password set", "<p>akadmin's password is set. You can now sign in.</p>");
     });
 }
