@@ -4,6 +4,7 @@
  */
 import type { CoreContext } from "./context.ts";
 import { deleteExpiredEvents } from "./events/service.ts";
+import { deleteExpiredFlowTokens } from "./flows/executor/flow-tokens.ts";
 import { deleteExpiredPlans } from "./flows/executor/state.ts";
 import { deleteExpiredReputation } from "./policies/reputation.ts";
 import { deleteExpiredSessions } from "./sessions/service.ts";
@@ -17,6 +18,7 @@ export async function housekeeping(
   const sessions = await deleteExpiredSessions(ctx);
   const flows = await deleteExpiredPlans(ctx);
   await deleteExpiredReputation(ctx);
+  await deleteExpiredFlowTokens(ctx);
   if (events + sessions + flows > 0) {
     ctx.log.info("housekeeping", {
       expired_events: events,

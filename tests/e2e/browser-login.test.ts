@@ -5,11 +5,13 @@ import { startServer } from "../../core/src/http/server.ts";
 import { memoryLogger } from "../../shared/log.ts";
 import { launchBrowser, needBrowser } from "../support/browser.ts";
 import { startTestCore, type TestCore } from "../support/core.ts";
+import { linkIn, startSmtp } from "../support/smtp.ts";
 
 const run = needBrowser();
 
 describe.skipIf(!run)("browser login in Chromium", () => {
   let t: TestCore;
+  let smtp: Awaited<ReturnType<typeof startSmtp>>;
   let server: ReturnType<typeof startServer>;
   let browser: Browser;
   let base = "";
@@ -18,7 +20,8 @@ describe.skipIf(!run)("browser login in Chromium", () => {
   const clock = () => new Date(Date.now() + offsetMs);
 
   beforeAll(async () => {
-    t = await startTestCore("sqlite", {}, clock);
+    smtp = await startSmtp();
+    t = await startTestCore("sqlite", { "email.host": "127.0.0.1", "email.port": smtp.port }, clock);
     server = startServer(t.core, memoryLogger("warn"), "127.0.0.1:0");
     base = `http://127.0.0.1:${server.server.port}`;
     const user = await t.api("POST", "/api/v3/core/users/", {
@@ -36,6 +39,7 @@ describe.skipIf(!run)("browser login in Chromium", () => {
     await browser?.close();
     await server?.stop();
     await t?.stop();
+    await smtp?.stop();
   });
 
   async function signIn(page: Page, username: string, password: string) {
@@ -79,7 +83,7 @@ describe.skipIf(!run)("browser login in Chromium", () => {
     await page.getByLabel("Code", { exact: true }).fill(totpCode(secret, clock()));
     await page.getByRole("button", { name: "Continue" }).click();
     await page.waitForURL(`${base}/if/user/`);
-    await expect(page.getByText("TOTP Device").first().isVisible()).resolves.toBe(true);
+    await page.getByText("TOTP Device").first().waitFor();
 
     await page.getByRole("link", { name: "Sign out" }).click();
     await page.waitForURL(/\/if\/flow\/default-authentication-flow\//);
@@ -112,5 +116,44 @@ describe.skipIf(!run)("browser login in Chromium", () => {
     await b.waitForURL(/\/if\/flow\/default-authentication-flow\//);
     await first.close();
     await second.close();
+  }, 60_000);
+
+  test("recover a password through the emailed link", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/if/flow/default-recovery-flow/`);
+    await page.getByLabel("Email or Username").fill("mia@example.com");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await expect(page.getByRole("status").textContent()).resolves.toContain("Check your email");
+    const mail = smtp.mails.at(-1);
+    expect(mail?.to).toEqual(["mia@example.com"]);
+    const link = linkIn(mail!, "/if/flow/default-recovery-flow/");
+    // The link opens in a fresh browser context, as from a mail client.
+    const other = await browser.newContext();
+    const tab = await other.newPage();
+    await tab.goto(`${base}${link.pathname}${link.search}`);
+    await tab.getByLabel("Password", { exact: true }).fill("Fresh-Lantern-42");
+    await tab.getByLabel("Password (repeat)").fill("Fresh-Lantern-42");
+    await tab.getByRole("button", { name: "Continue" }).click();
+    await tab.waitForURL(`${base}/if/user/`);
+    await expect(tab.getByTestId("username").textContent()).resolves.toBe("mia");
+    await other.close();
+    await page.close();
+  }, 60_000);
+
+  test("enrol a new user through the enrollment flow with an invitation", async () => {
+    const invite = await t.api("POST", "/api/v3/stages/invitation/invitations/", {
+      body: { name: "browser-invite", single_use: true },
+    });
+    const page = await browser.newPage();
+    await page.goto(`${base}/if/flow/default-enrollment-flow/?itoken=${invite.body.pk}`);
+    await page.getByLabel("Username").fill("quinn");
+    await page.getByLabel("Name", { exact: true }).fill("Quinn Avery");
+    await page.getByLabel("Email").fill("quinn@example.com");
+    await page.getByLabel("Password", { exact: true }).fill("Quiet-Meadow-81");
+    await page.getByLabel("Password (repeat)").fill("Quiet-Meadow-81");
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.waitForURL(`${base}/if/user/`);
+    await expect(page.getByTestId("username").textContent()).resolves.toBe("quinn");
+    await page.close();
   }, 60_000);
 });

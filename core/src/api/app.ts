@@ -14,8 +14,10 @@ import { eventsController } from "../events/index.ts";
 import { flowExecutorController } from "../flows/executor/index.ts";
 import { flowBindingsController, flowsController } from "../flows/index.ts";
 import { groupsController } from "../groups/index.ts";
+import { invitationsController } from "../invitations/index.ts";
 import type { CoreMetrics } from "../metrics.ts";
 import { policiesController } from "../policies/index.ts";
+import { promptsController } from "../prompts/index.ts";
 import { sessionsController } from "../sessions/index.ts";
 import { setupPage } from "../setup/index.ts";
 import { stagesController } from "../stages/index.ts";
@@ -40,6 +42,8 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(policiesController(ctx))
     .use(authenticatorsController(ctx))
     .use(sessionsController(ctx))
+    .use(promptsController(ctx))
+    .use(invitationsController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 
   return (

@@ -12,8 +12,16 @@ import { FlowRequest, FlowStageBindingRequest, PolicyBindingRequest } from "../f
 import * as flows from "../flows/service.ts";
 import { GroupRequest } from "../groups/model.ts";
 import { createGroup, deleteGroup, updateGroup } from "../groups/service.ts";
+import {
+  createInvitation,
+  deleteInvitation,
+  InvitationRequest,
+  updateInvitation,
+} from "../invitations/service.ts";
 import { POLICY_KINDS } from "../policies/kinds.ts";
 import * as policies from "../policies/service.ts";
+import { PromptRequest } from "../prompts/model.ts";
+import { createPrompt, deletePrompt, updatePrompt } from "../prompts/service.ts";
 import { STAGE_KINDS } from "../stages/kinds.ts";
 import { createStage, deleteStage, describeKind, updateStage } from "../stages/service.ts";
 import type { Database } from "../store/database.ts";
@@ -171,6 +179,24 @@ handlers.set("authentik_policies.policybinding", {
   update: async (_ctx, db, pk, attrs) =>
     void (await policies.updateBinding(db, String(pk), body(PolicyBindingRequest, attrs, true))),
   remove: async (_ctx, db, pk) => void (await policies.deleteBinding(db, String(pk))),
+});
+
+handlers.set("authentik_stages_prompt.prompt", {
+  find: finder("prompts", "prompt_uuid", { name: "name", field_key: "field_key" }),
+  create: async (_ctx, db, values) =>
+    (await createPrompt(db, body(PromptRequest, values, false))).prompt_uuid,
+  update: async (_ctx, db, pk, attrs) =>
+    void (await updatePrompt(db, String(pk), body(PromptRequest, attrs, true))),
+  remove: async (_ctx, db, pk) => void (await deletePrompt(db, String(pk))),
+});
+
+handlers.set("authentik_stages_invitation.invitation", {
+  find: finder("invitations", "invite_uuid", { name: "name" }),
+  create: async (ctx, db, values) =>
+    (await createInvitation(ctx, db, body(InvitationRequest, values, false), null)).invite_uuid,
+  update: async (_ctx, db, pk, attrs) =>
+    void (await updateInvitation(db, String(pk), body(InvitationRequest, attrs, true))),
+  remove: async (_ctx, db, pk) => void (await deleteInvitation(db, String(pk))),
 });
 
 handlers.set("authentik_brands.brand", {

@@ -68,17 +68,34 @@ async function evaluateBinding(
   if (binding.group_id !== null) return { passing: userGroups.has(binding.group_id), messages: [] };
   if (binding.user_id !== null) return { passing: request.user?.id === binding.user_id, messages: [] };
   if (binding.policy === null) return { passing: toBool(binding.failure_result), messages: [] };
+  return runPolicy(ctx, db, binding.policy, request, {
+    timeoutMs: Math.max(1, binding.timeout) * 1000,
+    failureResult: toBool(binding.failure_result),
+    binding: binding.policy_binding_uuid,
+  });
+}
+
+/**
+ * Runs one policy. A policy that throws or outlives the timeout yields `failureResult` and a
+ * policy_exception event.
+ */
+export async function runPolicy(
+  ctx: CoreContext,
+  db: Db,
+  policyUuid: string,
+  request: PolicyRequest,
+  options: { timeoutMs: number; failureResult: boolean; binding?: string },
+): Promise<PolicyResult> {
   const policy = await db
     .selectFrom("policies")
     .selectAll()
-    .where("policy_uuid", "=", binding.policy)
+    .where("policy_uuid", "=", policyUuid)
     .executeTakeFirst();
-  if (!policy) return { passing: toBool(binding.failure_result), messages: [] };
+  if (!policy) return { passing: options.failureResult, messages: [] };
   const kind = policyKind(policy.kind);
   try {
     if (!kind) throw new Error(`unknown policy type ${policy.kind}`);
-    const timeoutMs = Math.max(1, binding.timeout) * 1000;
-    return await withTimeout(kind.evaluate(ctx, fromJson(policy.config), request), timeoutMs);
+    return await withTimeout(kind.evaluate(ctx, fromJson(policy.config), request), options.timeoutMs);
   } catch (err) {
     await recordEventSafely(ctx, {
       action: "policy_exception",
@@ -91,10 +108,10 @@ async function evaluateBinding(
       context: {
         message: (err as Error).message,
         policy: { pk: policy.policy_uuid, name: policy.name, kind: policy.kind },
-        binding: binding.policy_binding_uuid,
+        ...(options.binding && { binding: options.binding }),
       },
     });
-    return { passing: toBool(binding.failure_result), messages: [] };
+    return { passing: options.failureResult, messages: [] };
   }
 }
 

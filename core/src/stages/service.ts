@@ -67,10 +67,17 @@ export async function serializeStages(db: Db, rows: StageRow[]) {
             meta_model_name: row.kind,
           }),
       flow_set: flows.filter((f) => f.stage === row.stage_uuid).map(({ stage: _s, ...f }) => flowSet(f)),
-      ...kind?.defaults,
-      ...fromJson<Record<string, unknown>>(row.config),
+      ...withoutWriteOnly(kind, { ...kind?.defaults, ...fromJson<Record<string, unknown>>(row.config) }),
     };
   });
+}
+
+function withoutWriteOnly(
+  kind: StageKind | undefined,
+  config: Record<string, unknown>,
+): Record<string, unknown> {
+  for (const key of kind?.writeOnly ?? []) delete config[key];
+  return config;
 }
 
 export async function listStages(

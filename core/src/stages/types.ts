@@ -36,6 +36,8 @@ export interface HttpFacts {
   ip: string | null;
   userAgent: string;
   path: string;
+  /** scheme://host the request came to, for links back to this server (emails). */
+  origin: string;
 }
 
 export interface StageRun {
@@ -75,6 +77,8 @@ export interface StageKind {
   component: string;
   config: TObject;
   defaults: Record<string, unknown>;
+  /** Settings that may be written but are never read back (secrets). */
+  writeOnly?: readonly string[];
   /** Called on GET: show a challenge, or finish without one. */
   challenge(run: StageRun): Promise<Outcome>;
   /** Called on POST with the client's response. */

@@ -211,6 +211,46 @@ export interface ReputationsTable {
   expires: Timestamp;
 }
 
+export interface PromptsTable {
+  prompt_uuid: string;
+  name: string;
+  field_key: string;
+  label: string;
+  type: string;
+  required: Bool;
+  placeholder: string;
+  initial_value: string;
+  order: number;
+  sub_text: string;
+}
+
+export interface InvitationsTable {
+  invite_uuid: string;
+  name: string;
+  expires: NullableTimestamp;
+  fixed_data: Json;
+  single_use: Bool;
+  flow: string | null;
+  created_by: number | null;
+  created: Timestamp;
+}
+
+export interface FlowTokensTable {
+  token_hash: string;
+  flow_slug: string;
+  user_id: number | null;
+  plan: Json;
+  expires: Timestamp;
+}
+
+export interface UserConsentsTable {
+  consent_uuid: string;
+  user_id: number;
+  target: string;
+  permissions: string;
+  expires: NullableTimestamp;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -231,4 +271,8 @@ export interface Database {
   brands: BrandsTable;
   blueprint_instances: BlueprintInstancesTable;
   reputations: ReputationsTable;
+  prompts: PromptsTable;
+  invitations: InvitationsTable;
+  flow_tokens: FlowTokensTable;
+  user_consents: UserConsentsTable;
 }

@@ -79,6 +79,7 @@ export class FlowExecutor extends LitElement {
         return;
       }
       this.challenge = challenge;
+      this.forgetFlowToken();
       if (challenge.flow_info?.title) document.title = challenge.flow_info.title;
     } catch (err) {
       this.failure = (err as Error).message;
@@ -87,6 +88,14 @@ export class FlowExecutor extends LitElement {
     }
     await this.updateComplete;
     (this.renderRoot.querySelector("[autofocus]") as HTMLElement | null)?.focus();
+  }
+
+  /** An emailed link's token works once; drop it from the address so later requests do not resend it. */
+  private forgetFlowToken(): void {
+    const url = new URL(window.location.href);
+    if (!url.searchParams.has("flow_token")) return;
+    url.searchParams.delete("flow_token");
+    window.history.replaceState(null, "", url.toString());
   }
 
   override render() {

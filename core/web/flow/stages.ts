@@ -123,6 +123,77 @@ function flowError(c: Challenge, _submit: Submit, _busy: boolean, restart: () =>
     <button type="button" class="secondary" @click=${restart}>Start again</button>`;
 }
 
+interface PromptField {
+  field_key: string;
+  label: string;
+  type: string;
+  required: boolean;
+  placeholder: string;
+  initial_value: string;
+  sub_text: string;
+}
+
+const INPUT_TYPES: Record<string, string> = {
+  username: "text",
+  email: "email",
+  password: "password",
+  number: "number",
+  date: "date",
+  "date-time": "datetime-local",
+  hidden: "hidden",
+};
+
+const AUTOCOMPLETE: Record<string, string> = {
+  username: "username",
+  email: "email",
+  password: "new-password",
+};
+
+function promptField(f: PromptField, c: Challenge): TemplateResult {
+  const id = `field-${f.field_key}`;
+  const fieldErrors = errorsFor(c, f.field_key);
+  if (f.type === "separator") return html`<hr />`;
+  if (f.type === "static") return html`<p>${f.initial_value}</p>`;
+  if (f.type === "checkbox") {
+    return html`<label><input type="checkbox" name=${f.field_key} ?checked=${f.initial_value === "true"} /> ${f.label}</label>
+      ${errors(fieldErrors, `${id}-error`)}`;
+  }
+  const readOnly = f.type.endsWith("_read_only");
+  const input = f.type.startsWith("text_area")
+    ? html`<textarea id=${id} name=${f.field_key} ?required=${f.required} ?readonly=${readOnly} placeholder=${f.placeholder}
+        aria-describedby="${id}-error">${f.initial_value}</textarea>`
+    : html`<input id=${id} name=${f.field_key} type=${INPUT_TYPES[f.type] ?? "text"} .value=${f.initial_value}
+        ?required=${f.required} ?readonly=${readOnly} placeholder=${f.placeholder}
+        autocomplete=${AUTOCOMPLETE[f.type] ?? (f.field_key.endsWith("_repeat") ? "new-password" : "off")}
+        aria-describedby="${id}-error" aria-invalid=${fieldErrors.length > 0} />`;
+  if (f.type === "hidden") return input;
+  return html`<label for=${id}>${f.label}</label>${input}
+    ${f.sub_text ? html`<p class="muted">${f.sub_text}</p>` : nothing}
+    ${errors(fieldErrors, `${id}-error`)}`;
+}
+
+function prompt(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
+  const fields = (c.fields as PromptField[]) ?? [];
+  return html`<form @submit=${(e: Event) => submit({ component: c.component, ...formValues(e) })}>
+    ${fields.map((f) => promptField(f, c))}
+    ${errors(errorsFor(c, "non_field_errors"), "prompt-error")}
+    <button type="submit" ?disabled=${busy}>Continue</button>
+  </form>`;
+}
+
+function email(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
+  return html`<p role="status">Check your email for a link to continue. It works once and expires soon.</p>
+    <button type="button" class="secondary" ?disabled=${busy} @click=${() => submit({ component: c.component })}>Send the email again</button>`;
+}
+
+function consent(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
+  const permissions = (c.permissions as { id: string; name: string }[]) ?? [];
+  return html`${pendingUser(c)}
+    <p>${String(c.header_text ?? "")}</p>
+    ${permissions.length ? html`<p>The application asks for:</p><ul>${permissions.map((p) => html`<li>${p.name || p.id}</li>`)}</ul>` : nothing}
+    <button type="button" ?disabled=${busy} @click=${() => submit({ component: c.component, token: c.token })}>Continue</button>`;
+}
+
 type Renderer = (c: Challenge, submit: Submit, busy: boolean, restart: () => void) => TemplateResult;
 
 export const STAGES: Record<string, Renderer> = {
@@ -133,6 +204,9 @@ export const STAGES: Record<string, Renderer> = {
   "ak-stage-authenticator-static": authenticatorStatic,
   "ak-stage-user-login": userLogin,
   "ak-stage-dummy": dummy,
+  "ak-stage-prompt": prompt,
+  "ak-stage-email": email,
+  "ak-stage-consent": consent,
   "ak-stage-access-denied": accessDenied,
   "ak-stage-flow-error": flowError,
 };

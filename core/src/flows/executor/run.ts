@@ -23,6 +23,7 @@ import type { FlowStageBindingsTable } from "../../store/database.ts";
 import type { UserRow } from "../../users/serialize.ts";
 import { findUser } from "../../users/service.ts";
 import { accessDenied, flowError, redirectChallenge, safeNext, withFlowInfo } from "./challenges.ts";
+import { consumeFlowToken } from "./flow-tokens.ts";
 import { planFlow } from "./planner.ts";
 import type { FlowSession } from "./session.ts";
 import { deletePlan, loadPlan, savePlan } from "./state.ts";
@@ -271,6 +272,24 @@ export async function execute(
 ): Promise<ExecutorAnswer> {
   const { flow, session } = req;
   let plan = session.fresh ? undefined : await loadPlan(ctx, session.id, flow.slug);
+  const flowToken = new URLSearchParams(req.query).get("flow_token");
+  if (flowToken) {
+    // An emailed link: its saved plan replaces whatever this browser had, once.
+    const saved = await consumeFlowToken(ctx, flow.slug, flowToken);
+    if (!saved) {
+      return {
+        status: 200,
+        body: accessDenied(flow, "This link is invalid, used or expired.", session.user),
+        sessionId: session.id,
+        sessionChanged: session.fresh,
+      };
+    }
+    const query = new URLSearchParams(req.query);
+    query.delete("flow_token");
+    plan = { ...saved, context: { ...saved.context, query: query.toString() } };
+    await savePlan(ctx, session.id, flow.slug, plan);
+    req = { ...req, query: query.toString() };
+  }
   if (!plan) {
     const planned = await planFlow(ctx, flow, session.user, req.http, {
       query: req.query,

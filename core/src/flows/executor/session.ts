@@ -47,7 +47,13 @@ export async function callerFacts(
   request: Request,
   meta: RequestMeta,
 ): Promise<OutpostCaller> {
-  const http: HttpFacts = { ip: meta.ip, userAgent: meta.userAgent, path: meta.path };
+  const url = new URL(request.url);
+  const http: HttpFacts = {
+    ip: meta.ip,
+    userAgent: meta.userAgent,
+    path: meta.path,
+    origin: `${url.protocol}//${request.headers.get("host") ?? url.host}`,
+  };
   const token = request.headers.get("x-authentik-outpost-token");
   if (!token) return { isOutpost: false, http };
   const row = await ctx.store.db

@@ -4,6 +4,7 @@ import { migration0003 } from "./0003_authenticators.ts";
 import { migration0004 } from "./0004_brands.ts";
 import { migration0005 } from "./0005_blueprints.ts";
 import { migration0006 } from "./0006_reputation.ts";
+import { migration0007 } from "./0007_prompts_invitations.ts";
 import type { StoreMigration } from "./types.ts";
 
 /** Every migration the code knows, in order. Append only; never edit one that has shipped. */
@@ -14,4 +15,5 @@ export const migrations: readonly StoreMigration[] = [
   migration0004,
   migration0005,
   migration0006,
+  migration0007,
 ];

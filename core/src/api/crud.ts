@@ -1,0 +1,95 @@
+/**
+ * The usual REST shape for a superuser-managed object type: list, create, retrieve, update (PUT and
+ * PATCH) and delete, each write in one transaction with its model_* event. A type supplies its schema
+ * and service functions; everything else is here once.
+ */
+import type { Static, TObject } from "@sinclair/typebox";
+import { Elysia } from "elysia";
+import { notFound } from "../../../shared/errors.ts";
+import { type Actor, requireSuperuser } from "../auth/actor.ts";
+import { type CoreContext, type Db, inTransaction } from "../context.ts";
+import { auditModel } from "./audit.ts";
+import { authenticated, noContent } from "./authenticated.ts";
+import { parseBody } from "./body.ts";
+import { isUuid } from "./formats.ts";
+import { type PageRequest, type Paginated, pageRequest } from "./pagination.ts";
+import type { RequestMeta } from "./request.ts";
+
+export interface CrudSpec<Row, S extends TObject> {
+  prefix: string;
+  tag: string;
+  operation: string;
+  schema: S;
+  readOnly: readonly string[];
+  list(ctx: CoreContext, params: URLSearchParams, page: PageRequest): Promise<Paginated<unknown>>;
+  get(db: Db, key: string): Promise<Row>;
+  create(db: Db, input: Static<S>, actor: Actor): Promise<Row>;
+  update(db: Db, key: string, input: Partial<Static<S>>): Promise<Row>;
+  remove(db: Db, key: string): Promise<Row>;
+  serialize(db: Db, row: Row): Promise<unknown> | unknown;
+  model(row: Row): { name: string; pk: string | number; label: string };
+}
+
+export function uuidKey(raw: string): string {
+  if (!isUuid(raw)) throw notFound("API0030BadUuid", "Not found.");
+  return raw.toLowerCase();
+}
+
+export function crudRoutes<Row, S extends TObject>(ctx: CoreContext, spec: CrudSpec<Row, S>) {
+  const op = (verb: string) => ({ detail: { tags: [spec.tag], operationId: `${spec.operation}_${verb}` } });
+  const write = (
+    actor: Actor,
+    meta: RequestMeta,
+    action: "model_created" | "model_updated",
+    run: (db: Db) => Promise<Row>,
+  ) =>
+    inTransaction(ctx, async (trx) => {
+      const row = await run(trx);
+      await auditModel(ctx, trx, actor, meta, action, spec.model(row));
+      return spec.serialize(trx, row);
+    });
+  const update = (req: { actor: Actor; meta: RequestMeta; key: string; body: unknown }, partial: boolean) => {
+    const input = parseBody(spec.schema, req.body, { readOnly: spec.readOnly, partial });
+    return write(req.actor, req.meta, "model_updated", (db) => spec.update(db, uuidKey(req.key), input));
+  };
+  return new Elysia({ prefix: spec.prefix })
+    .use(authenticated(ctx))
+    .onBeforeHandle(({ actor }) => requireSuperuser(actor))
+    .get("/", ({ search }) => spec.list(ctx, search, pageRequest(search)), op("list"))
+    .post(
+      "/",
+      async ({ actor, meta, body, set }) => {
+        const input = parseBody(spec.schema, body, { readOnly: spec.readOnly });
+        const out = await write(actor, meta, "model_created", (db) => spec.create(db, input, actor));
+        set.status = 201;
+        return out;
+      },
+      op("create"),
+    )
+    .get(
+      "/:key/",
+      async ({ params }) => spec.serialize(ctx.store.db, await spec.get(ctx.store.db, uuidKey(params.key))),
+      op("retrieve"),
+    )
+    .put(
+      "/:key/",
+      ({ actor, meta, params, body }) => update({ actor, meta, key: params.key, body }, false),
+      op("update"),
+    )
+    .patch(
+      "/:key/",
+      ({ actor, meta, params, body }) => update({ actor, meta, key: params.key, body }, true),
+      op("partial_update"),
+    )
+    .delete(
+      "/:key/",
+      async ({ actor, meta, params }) => {
+        await inTransaction(ctx, async (trx) => {
+          const row = await spec.remove(trx, uuidKey(params.key));
+          await auditModel(ctx, trx, actor, meta, "model_deleted", spec.model(row));
+        });
+        return noContent();
+      },
+      op("destroy"),
+    );
+}
