@@ -53,11 +53,15 @@ async function promptChallenge(run: StageRun) {
   };
 }
 
+function addError(errors: ResponseErrors, field: string, message: string, code = "invalid"): void {
+  const list: ErrorDetail[] = errors[field] ?? [];
+  list.push({ string: message, code });
+  errors[field] = list;
+}
+
 async function check(run: StageRun, prompts: PromptRow[], response: Record<string, unknown>) {
   const errors: ResponseErrors = {};
-  const add = (field: string, message: string, code = "invalid") => {
-    (errors[field] ??= [] as ErrorDetail[]).push({ string: message, code });
-  };
+  const add = (field: string, message: string, code = "invalid") => addError(errors, field, message, code);
   const data: Record<string, unknown> = {};
   const user = run.sessionUser ?? (await run.pendingUser());
   for (const p of prompts) {
@@ -129,8 +133,7 @@ export const promptStage: StageKind = {
           { timeoutMs: 30_000, failureResult: false },
         );
         if (!result.passing) {
-          for (const m of result.messages)
-            (errors.non_field_errors ??= []).push({ string: m, code: "invalid" });
+          for (const m of result.messages) addError(errors, "non_field_errors", m);
         }
       }
     }
