@@ -1,5 +1,7 @@
 /** The policy types Gatehouse knows, by authentik model name. */
 import { dummyPolicy } from "./dummy.ts";
+import { eventMatcherPolicy } from "./event-matcher.ts";
+import { expiryPolicy } from "./expiry.ts";
 import { expressionPolicy } from "./expression.ts";
 import { passwordPolicy } from "./password.ts";
 import { reputationPolicy } from "./reputation.ts";
