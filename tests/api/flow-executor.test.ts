@@ -36,6 +36,8 @@ for (const backend of backendNames()) {
         layout: "stacked",
       });
       expect(first.user_fields).toEqual(["email", "username"]);
+      // The brand's recovery flow is offered under the form.
+      expect(first.recovery_url).toBe("/if/flow/default-recovery-flow/");
       const anonymousCookie = c.cookie;
       expect(anonymousCookie).toBeDefined();
 

@@ -5,6 +5,7 @@
 import { Type as t } from "@sinclair/typebox";
 import { sql } from "kysely";
 import { checkPassword, INBUILT_BACKEND, TOKEN_BACKEND } from "../auth/password.ts";
+import { brandForHost } from "../brands/service.ts";
 import { fromJson, toBool } from "../store/codec.ts";
 import type { UserRow } from "../users/serialize.ts";
 import { initialsAvatar } from "../users/serialize.ts";
@@ -50,7 +51,7 @@ export const identificationStage: StageKind = {
   },
 
   async challenge(run) {
-    return { kind: "challenge", challenge: identificationChallenge(run) };
+    return { kind: "challenge", challenge: await identificationChallenge(run) };
   },
 
   async respond(run, response) {
@@ -59,7 +60,7 @@ export const identificationStage: StageKind = {
       return {
         kind: "invalid",
         challenge: {
-          ...identificationChallenge(run),
+          ...(await identificationChallenge(run)),
           response_errors: fieldError("uid_field", "This field is required.", "required"),
         },
       };
@@ -87,9 +88,25 @@ export const identificationStage: StageKind = {
   },
 };
 
-function identificationChallenge(run: StageRun) {
+/** Links shown under the form: the stage's own flows, else the brand's recovery flow. */
+async function flowLinks(run: StageRun): Promise<Record<string, string>> {
+  const db = run.ctx.store.db;
+  const slugOf = async (uuid: unknown) =>
+    typeof uuid === "string"
+      ? (await db.selectFrom("flows").select("slug").where("flow_uuid", "=", uuid).executeTakeFirst())?.slug
+      : undefined;
+  const config = run.stage.config;
+  const brand = await brandForHost(db, new URL(run.http.origin).host);
+  const recovery = (await slugOf(config.recovery_flow)) ?? (await slugOf(brand?.flow_recovery));
+  const enroll = await slugOf(config.enrollment_flow);
+  const url = (slug: string) => `/if/flow/${encodeURIComponent(slug)}/`;
+  return { ...(recovery && { recovery_url: url(recovery) }), ...(enroll && { enroll_url: url(enroll) }) };
+}
+
+async function identificationChallenge(run: StageRun) {
   const config = run.stage.config;
   return {
+    ...(await flowLinks(run)),
     component: "ak-stage-identification",
     user_fields: config.user_fields as string[],
     password_fields: Boolean(config.password_stage),
@@ -108,7 +125,7 @@ async function failed(run: StageRun, uid: string, user: UserRow | undefined) {
   return {
     kind: "invalid" as const,
     challenge: {
-      ...identificationChallenge(run),
+      ...(await identificationChallenge(run)),
       response_errors: fieldError("non_field_errors", "Failed to authenticate."),
     },
   };

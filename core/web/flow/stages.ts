@@ -43,7 +43,9 @@ function identification(c: Challenge, submit: Submit, busy: boolean): TemplateRe
     }
     ${errors(fieldErrors, "uid-error")}
     <button type="submit" ?disabled=${busy}>${String(c.primary_action ?? "Log in")}</button>
-  </form>`;
+  </form>
+  ${c.recovery_url ? html`<p><a href=${String(c.recovery_url)}>Forgot your password?</a></p>` : nothing}
+  ${c.enroll_url ? html`<p><a href=${String(c.enroll_url)}>Create an account</a></p>` : nothing}`;
 }
 
 function password(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
