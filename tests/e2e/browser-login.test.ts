@@ -156,4 +156,50 @@ describe.skipIf(!run)("browser login in Chromium", () => {
     await expect(page.getByTestId("username").textContent()).resolves.toBe("quinn");
     await page.close();
   }, 60_000);
+
+  test("register a passkey, then sign in with password and the passkey", async () => {
+    const rae = await t.api("POST", "/api/v3/core/users/", { body: { username: "rae", name: "Rae" } });
+    await t.api("POST", `/api/v3/core/users/${rae.body.pk}/set_password/`, {
+      body: { password: "rae-password-1" },
+    });
+    // WebAuthn needs a name, not an address, as the relying party: localhost on the same port.
+    const local = base.replace("127.0.0.1", "localhost");
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    const login = async () => {
+      await page.goto(`${local}/`);
+      await page.getByLabel("Email or Username").fill("rae");
+      await page.getByRole("button", { name: "Log in" }).click();
+      await page.getByLabel("Password").fill("rae-password-1");
+      await page.getByRole("button", { name: "Continue" }).click();
+    };
+    await login();
+    await page.waitForURL(`${local}/if/user/`);
+    await page.getByRole("link", { name: "Add a security key or passkey" }).click();
+    await page.getByRole("button", { name: "Register" }).click();
+    await page.waitForURL(`${local}/if/user/`);
+    await page.getByText("WebAuthn Device").first().waitFor();
+
+    await page.getByRole("link", { name: "Sign out" }).click();
+    await page.waitForURL(/\/if\/flow\/default-authentication-flow\//);
+    await login();
+    await page.getByRole("button", { name: "Use a security key or passkey" }).click();
+    await page.waitForURL(`${local}/if/user/`);
+    await expect(page.getByTestId("username").textContent()).resolves.toBe("rae");
+    const events = await t.api("GET", "/api/v3/events/events/?action=login&username=rae&ordering=-created");
+    expect(events.body.results[0].context.auth_method).toBe("auth_mfa");
+    await context.close();
+  }, 60_000);
 });

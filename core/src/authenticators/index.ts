@@ -19,6 +19,11 @@ import type { DeviceRow } from "./devices.ts";
 const KINDS = {
   totp: { model: "totpdevice", app: "authentik_stages_authenticator_totp", verbose: "TOTP Device" },
   static: { model: "staticdevice", app: "authentik_stages_authenticator_static", verbose: "Static Device" },
+  webauthn: {
+    model: "webauthndevice",
+    app: "authentik_stages_authenticator_webauthn",
+    verbose: "WebAuthn Device",
+  },
 } as const;
 type Kind = keyof typeof KINDS;
 
@@ -168,7 +173,7 @@ export function authenticatorsController(ctx: CoreContext) {
         const users = admin ? intListParam(search, "user") : [actor.user.id];
         const { rows } = await listDevices(
           ctx,
-          ["totp", "static"],
+          ["totp", "static", "webauthn"],
           admin && users.length === 0 ? undefined : users,
           pageRequest(search),
         );
@@ -182,10 +187,12 @@ export function authenticatorsController(ctx: CoreContext) {
     .use(all(false))
     .use(deviceRoutes(ctx, "totp", false))
     .use(deviceRoutes(ctx, "static", false))
+    .use(deviceRoutes(ctx, "webauthn", false))
     .use(
       new Elysia({ prefix: "/admin" })
         .use(all(true))
         .use(deviceRoutes(ctx, "totp", true))
-        .use(deviceRoutes(ctx, "static", true)),
+        .use(deviceRoutes(ctx, "static", true))
+        .use(deviceRoutes(ctx, "webauthn", true)),
     );
 }

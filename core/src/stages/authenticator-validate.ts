@@ -2,6 +2,8 @@
  * Authenticator validation: asks for a code from one of the pending user's confirmed devices (TOTP or a
  * static recovery code). A user with no allowed device is skipped, denied, or sent to set one up.
  */
+
+import type { AuthenticationResponseJSON } from "@simplewebauthn/server";
 import { Type as t } from "@sinclair/typebox";
 import {
   confirmedDevices,
@@ -9,6 +11,7 @@ import {
   deviceChallenge,
   verifyAnyCode,
 } from "../authenticators/devices.ts";
+import { authenticationOptions, type UserVerification, verifyAssertion } from "../authenticators/webauthn.ts";
 import type { UserRow } from "../users/serialize.ts";
 import { avatarOf } from "./identification.ts";
 import { loginFailed } from "./login-outcome.ts";
@@ -16,7 +19,8 @@ import { fieldError, type Outcome, type StageKind, type StageRun } from "./types
 
 const DEVICE_CLASSES = ["static", "totp", "webauthn", "duo", "sms", "email"] as const;
 /** The device classes Gatehouse can check today. */
-const SUPPORTED = new Set(["static", "totp"]);
+const SUPPORTED = new Set(["static", "totp", "webauthn"]);
+const ASSERTION_KEY = "webauthn_assertion_challenge";
 
 export const authenticatorValidateStage: StageKind = {
   model: "authenticatorvalidatestage",
@@ -48,7 +52,8 @@ export const authenticatorValidateStage: StageKind = {
     const user = await run.pendingUser();
     if (!user) return { kind: "deny", message: "No pending user." };
     const devices = await allowedDevices(run, user);
-    if (devices.length > 0) return { kind: "challenge", challenge: validationChallenge(user, devices) };
+    if (devices.length > 0)
+      return { kind: "challenge", challenge: await validationChallenge(run, user, devices) };
     return notConfigured(run);
   },
 
@@ -58,17 +63,36 @@ export const authenticatorValidateStage: StageKind = {
     const devices = await allowedDevices(run, user);
     if (devices.length === 0) return notConfigured(run);
     const code = typeof response.code === "string" ? response.code.trim() : "";
-    const used = code ? await verifyAnyCode(run.ctx, run.ctx.store.db, devices, code) : undefined;
+    const expected = run.plan.context[ASSERTION_KEY];
+    const assertion =
+      response.webauthn && typeof response.webauthn === "object"
+        ? (response.webauthn as AuthenticationResponseJSON)
+        : undefined;
+    const used =
+      assertion && typeof expected === "string"
+        ? await verifyAssertion(
+            run.ctx,
+            run.ctx.store.db,
+            devices,
+            assertion,
+            expected,
+            run.http.origin,
+            run.stage.config.webauthn_user_verification === "required",
+          )
+        : code
+          ? await verifyAnyCode(run.ctx, run.ctx.store.db, devices, code)
+          : undefined;
     if (used) {
       run.plan.context.auth_method = "auth_mfa";
       run.plan.context.mfa_device = { kind: used.kind, pk: used.id };
+      delete run.plan.context[ASSERTION_KEY];
       return { kind: "next" };
     }
     await loginFailed(run, user, user.username, { reason: "invalid_mfa_code" });
     return {
       kind: "invalid",
       challenge: {
-        ...validationChallenge(user, devices),
+        ...(await validationChallenge(run, user, devices)),
         response_errors: fieldError(
           "code",
           "Invalid Token. Please ensure the time on your device is accurate and try again.",
@@ -83,15 +107,30 @@ async function allowedDevices(run: StageRun, user: UserRow): Promise<DeviceRow[]
   return confirmedDevices(run.ctx.store.db, user.id, classes);
 }
 
-function validationChallenge(user: UserRow, devices: DeviceRow[]) {
-  // One challenge per device class, as authentik shows them.
+async function validationChallenge(run: StageRun, user: UserRow, devices: DeviceRow[]) {
+  // One challenge per device class, as authentik shows them; WebAuthn's carries the assertion options.
   const byClass = new Map<string, DeviceRow>();
   for (const d of devices) if (!byClass.has(d.kind)) byClass.set(d.kind, d);
+  const challenges = [];
+  for (const device of byClass.values()) {
+    const base = deviceChallenge(device);
+    if (device.kind !== "webauthn") {
+      challenges.push(base);
+      continue;
+    }
+    const options = await authenticationOptions(
+      run.http.origin,
+      devices.filter((d) => d.kind === "webauthn"),
+      run.stage.config.webauthn_user_verification as UserVerification,
+    );
+    run.plan.context[ASSERTION_KEY] = options.challenge;
+    challenges.push({ ...base, challenge: options });
+  }
   return {
     component: "ak-stage-authenticator-validate",
     pending_user: user.username,
     pending_user_avatar: avatarOf(user, user.username),
-    device_challenges: [...byClass.values()].map(deviceChallenge),
+    device_challenges: challenges,
     configuration_stages: [],
   };
 }

@@ -2,6 +2,7 @@
 import { authenticatorStaticStage } from "./authenticator-static.ts";
 import { authenticatorTotpStage } from "./authenticator-totp.ts";
 import { authenticatorValidateStage } from "./authenticator-validate.ts";
+import { authenticatorWebauthnStage } from "./authenticator-webauthn.ts";
 import { consentStage } from "./consent.ts";
 import { denyStage } from "./deny.ts";
 import { dummyStage } from "./dummy.ts";
@@ -22,6 +23,7 @@ export const STAGE_KINDS: readonly StageKind[] = [
   authenticatorValidateStage,
   authenticatorTotpStage,
   authenticatorStaticStage,
+  authenticatorWebauthnStage,
   userLoginStage,
   userLogoutStage,
   promptStage,

@@ -3,6 +3,8 @@
  * object to `submit`; labels, autocomplete hints and error text make them usable by keyboard and
  * screen reader.
  */
+
+import { startAuthentication, startRegistration } from "@simplewebauthn/browser";
 import { html, nothing, type TemplateResult } from "lit";
 import { unsafeSVG } from "lit/directives/unsafe-svg.js";
 import qrcode from "qrcode-generator";
@@ -73,12 +75,51 @@ function codeForm(c: Challenge, submit: Submit, busy: boolean, hint: string): Te
 }
 
 function authenticatorValidate(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
-  const classes = ((c.device_challenges as { device_class: string }[]) ?? []).map((d) => d.device_class);
+  const devices =
+    (c.device_challenges as { device_class: string; challenge: Record<string, unknown> }[]) ?? [];
+  const classes = devices.map((d) => d.device_class);
+  const webauthn = devices.find((d) => d.device_class === "webauthn");
+  const codes = classes.includes("totp") || classes.includes("static");
   const hint =
     classes.includes("static") && !classes.includes("totp") ? "Recovery code" : "Authentication code";
+  const useKey = async () => {
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: the options come from the server as JSON
+      const assertion = await startAuthentication({ optionsJSON: webauthn?.challenge as any });
+      submit({ component: c.component, webauthn: assertion });
+    } catch (err) {
+      submit({ component: c.component, webauthn: { error: String((err as Error).message) } });
+    }
+  };
   return html`${pendingUser(c)}
-    <p class="muted">Enter the code from your authenticator app${classes.includes("static") ? ", or a recovery code" : ""}.</p>
-    ${codeForm(c, submit, busy, hint)}`;
+    ${
+      webauthn
+        ? html`<button type="button" ?disabled=${busy} @click=${useKey}>Use a security key or passkey</button>
+            ${errors(errorsFor(c, "code"), "webauthn-error")}`
+        : nothing
+    }
+    ${
+      codes
+        ? html`<p class="muted">Enter the code from your authenticator app${classes.includes("static") ? ", or a recovery code" : ""}.</p>
+            ${codeForm(c, submit, busy, hint)}`
+        : nothing
+    }`;
+}
+
+function authenticatorWebauthn(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
+  const register = async () => {
+    try {
+      // biome-ignore lint/suspicious/noExplicitAny: the options come from the server as JSON
+      const response = await startRegistration({ optionsJSON: c.registration as any });
+      submit({ component: c.component, response });
+    } catch (err) {
+      submit({ component: c.component, response: { error: String((err as Error).message) } });
+    }
+  };
+  return html`${pendingUser(c)}
+    <p>Register a security key or passkey. Your browser will ask you to confirm.</p>
+    ${errors(errorsFor(c, "response"), "webauthn-error")}
+    <button type="button" ?disabled=${busy} @click=${register}>Register</button>`;
 }
 
 function authenticatorTotp(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
@@ -204,6 +245,7 @@ export const STAGES: Record<string, Renderer> = {
   "ak-stage-authenticator-validate": authenticatorValidate,
   "ak-stage-authenticator-totp": authenticatorTotp,
   "ak-stage-authenticator-static": authenticatorStatic,
+  "ak-stage-authenticator-webauthn": authenticatorWebauthn,
   "ak-stage-user-login": userLogin,
   "ak-stage-dummy": dummy,
   "ak-stage-prompt": prompt,

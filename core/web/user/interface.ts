@@ -100,7 +100,11 @@ export class UserInterface extends LitElement {
   }
 
   private removeDevice(d: Device) {
-    const kind = d.type.endsWith("totpdevice") ? "totp" : "static";
+    const kind = d.type.endsWith("totpdevice")
+      ? "totp"
+      : d.type.endsWith("webauthndevice")
+        ? "webauthn"
+        : "static";
     return this.act(() => sendJson("DELETE", `/api/v3/authenticators/${kind}/${d.pk}/`));
   }
 
@@ -145,6 +149,7 @@ export class UserInterface extends LitElement {
             html`<li>${d.name} <button type="button" class="secondary" @click=${() => this.removeDevice(d)}>Remove</button></li>`,
         )}</ul>
         <p><a href="/if/flow/default-authenticator-totp-setup/?next=/if/user/">Add an authenticator app</a> ·
+          <a href="/if/flow/default-authenticator-webauthn-setup/?next=/if/user/">Add a security key or passkey</a> ·
           <a href="/if/flow/default-authenticator-static-setup/?next=/if/user/">Make recovery codes</a></p>
       </section>
 
