@@ -246,6 +246,36 @@ for (const backend of backendNames()) {
       expect(auth.body.stages).toHaveLength(4);
     });
 
+    test("every stage and policy type is listed and has its own endpoint", async () => {
+      const stages = (await t.api("GET", "/api/v3/stages/all/types/")).body.map(
+        (k: { model_name: string }) => k.model_name,
+      );
+      expect(stages).toContain("authenticatorwebauthnstage");
+      expect(stages).toContain("emailstage");
+      const policies = (await t.api("GET", "/api/v3/policies/all/types/")).body.map(
+        (k: { model_name: string }) => k.model_name,
+      );
+      expect(policies.sort()).toEqual(
+        [
+          "dummypolicy",
+          "eventmatcherpolicy",
+          "expressionpolicy",
+          "passwordexpirypolicy",
+          "passwordpolicy",
+          "reputationpolicy",
+        ].sort(),
+      );
+      const expiry = await t.api("POST", "/api/v3/policies/password_expiry/", {
+        body: { name: "expire-90", days: 90 },
+      });
+      expect(expiry.status).toBe(201);
+      expect(expiry.body).toMatchObject({
+        days: 90,
+        deny_only: false,
+        meta_model_name: "authentik_policies_password_expiry.passwordexpirypolicy",
+      });
+    });
+
     test("only superusers manage flows", async () => {
       const key = (
         await t.api("POST", "/api/v3/core/tokens/", {

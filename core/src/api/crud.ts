@@ -28,6 +28,8 @@ export interface CrudSpec<Row, S extends TObject> {
   remove(db: Db, key: string): Promise<Row>;
   serialize(db: Db, row: Row): Promise<unknown> | unknown;
   model(row: Row): { name: string; pk: string | number; label: string };
+  /** Turns the path segment into a key, or throws 404; uuids by default. */
+  key?: (raw: string) => string;
 }
 
 export function uuidKey(raw: string): string {
@@ -36,6 +38,7 @@ export function uuidKey(raw: string): string {
 }
 
 export function crudRoutes<Row, S extends TObject>(ctx: CoreContext, spec: CrudSpec<Row, S>) {
+  const keyOf = spec.key ?? uuidKey;
   const op = (verb: string) => ({ detail: { tags: [spec.tag], operationId: `${spec.operation}_${verb}` } });
   const write = (
     actor: Actor,
@@ -50,7 +53,7 @@ export function crudRoutes<Row, S extends TObject>(ctx: CoreContext, spec: CrudS
     });
   const update = (req: { actor: Actor; meta: RequestMeta; key: string; body: unknown }, partial: boolean) => {
     const input = parseBody(spec.schema, req.body, { readOnly: spec.readOnly, partial });
-    return write(req.actor, req.meta, "model_updated", (db) => spec.update(db, uuidKey(req.key), input));
+    return write(req.actor, req.meta, "model_updated", (db) => spec.update(db, keyOf(req.key), input));
   };
   return new Elysia({ prefix: spec.prefix })
     .use(authenticated(ctx))
@@ -68,7 +71,7 @@ export function crudRoutes<Row, S extends TObject>(ctx: CoreContext, spec: CrudS
     )
     .get(
       "/:key/",
-      async ({ params }) => spec.serialize(ctx.store.db, await spec.get(ctx.store.db, uuidKey(params.key))),
+      async ({ params }) => spec.serialize(ctx.store.db, await spec.get(ctx.store.db, keyOf(params.key))),
       op("retrieve"),
     )
     .put(
@@ -85,7 +88,7 @@ export function crudRoutes<Row, S extends TObject>(ctx: CoreContext, spec: CrudS
       "/:key/",
       async ({ actor, meta, params }) => {
         await inTransaction(ctx, async (trx) => {
-          const row = await spec.remove(trx, uuidKey(params.key));
+          const row = await spec.remove(trx, keyOf(params.key));
           await auditModel(ctx, trx, actor, meta, "model_deleted", spec.model(row));
         });
         return noContent();

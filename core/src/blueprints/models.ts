@@ -23,7 +23,13 @@ import * as policies from "../policies/service.ts";
 import { PromptRequest } from "../prompts/model.ts";
 import { createPrompt, deletePrompt, updatePrompt } from "../prompts/service.ts";
 import { STAGE_KINDS } from "../stages/kinds.ts";
-import { createStage, deleteStage, describeKind, updateStage } from "../stages/service.ts";
+import {
+  createStage,
+  deleteStage,
+  describeKind,
+  stageRequestSchema,
+  updateStage,
+} from "../stages/service.ts";
 import type { Database } from "../store/database.ts";
 import { UserRequest } from "../users/model.ts";
 import { createUser, deleteUser, setPassword, updateUser } from "../users/service.ts";
@@ -145,9 +151,10 @@ for (const kind of STAGE_KINDS) {
       }
       return pk;
     },
-    create: async (_ctx, db, values) => (await createStage(db, kind, stripPk(values))).stage_uuid,
+    create: async (_ctx, db, values) =>
+      (await createStage(db, kind, body(stageRequestSchema(kind), values, false))).stage_uuid,
     update: async (_ctx, db, pk, attrs) =>
-      void (await updateStage(db, kind, String(pk), stripPk(attrs), true)),
+      void (await updateStage(db, kind, String(pk), body(stageRequestSchema(kind), attrs, true))),
     remove: async (_ctx, db, pk) => void (await deleteStage(db, String(pk), kind)),
   });
 }
@@ -155,9 +162,16 @@ for (const kind of STAGE_KINDS) {
 for (const kind of POLICY_KINDS) {
   handlers.set(describeKind(kind, "authentik_policies").meta_model_name, {
     find: finder("policies", "policy_uuid", { name: "name" }),
-    create: async (_ctx, db, values) => (await policies.createPolicy(db, kind, stripPk(values))).policy_uuid,
+    create: async (_ctx, db, values) =>
+      (await policies.createPolicy(db, kind, body(policies.policyRequestSchema(kind), values, false)))
+        .policy_uuid,
     update: async (_ctx, db, pk, attrs) =>
-      void (await policies.updatePolicy(db, kind, String(pk), stripPk(attrs), true)),
+      void (await policies.updatePolicy(
+        db,
+        kind,
+        String(pk),
+        body(policies.policyRequestSchema(kind), attrs, true),
+      )),
     remove: async (_ctx, db, pk) => void (await policies.deletePolicy(db, String(pk), kind)),
   });
 }
@@ -206,11 +220,6 @@ handlers.set("authentik_brands.brand", {
     void (await updateBrand(db, String(pk), body(BrandRequest, attrs, true))),
   remove: async (_ctx, db, pk) => void (await deleteBrand(db, String(pk))),
 });
-
-function stripPk(values: Values): Values {
-  const { pk: _pk, ...rest } = values;
-  return rest;
-}
 
 export function modelHandler(model: string): ModelHandler | undefined {
   return handlers.get(model);

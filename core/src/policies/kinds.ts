@@ -12,6 +12,8 @@ export const POLICY_KINDS: readonly PolicyKind[] = [
   expressionPolicy,
   passwordPolicy,
   reputationPolicy,
+  expiryPolicy,
+  eventMatcherPolicy,
 ];
 
 const byModel = new Map(POLICY_KINDS.map((k) => [k.model, k]));

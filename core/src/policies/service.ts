@@ -2,7 +2,6 @@
 import { type TObject, Type as t } from "@sinclair/typebox";
 import type { Selectable } from "kysely";
 import { notFound, validationError } from "../../../shared/errors.ts";
-import { parseBody } from "../api/body.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
 import { boolParam, listParam, orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
@@ -111,10 +110,13 @@ async function checkName(db: Db, name: string, except?: string): Promise<void> {
     throw validationError("PO0002NameTaken", { name: ["Policy with this name already exists."] });
 }
 
-export async function createPolicy(db: Db, kind: PolicyKind, body: unknown): Promise<PolicyRow> {
-  const { name, execution_logging, ...config } = parseBody(policyRequestSchema(kind), body, {
-    readOnly: POLICY_READ_ONLY,
-  }) as Record<string, unknown>;
+/** `input` is already checked against policyRequestSchema(kind). */
+export async function createPolicy(
+  db: Db,
+  kind: PolicyKind,
+  input: Record<string, unknown>,
+): Promise<PolicyRow> {
+  const { name, execution_logging, ...config } = input;
   await checkName(db, name as string);
   kind.validate?.(config);
   return db
@@ -130,27 +132,23 @@ export async function createPolicy(db: Db, kind: PolicyKind, body: unknown): Pro
     .executeTakeFirstOrThrow();
 }
 
+/** Fields not given keep their current values (as Django REST framework does, for PUT too). */
 export async function updatePolicy(
   db: Db,
   kind: PolicyKind,
   uuid: string,
-  body: unknown,
-  partial: boolean,
+  input: Record<string, unknown>,
 ): Promise<PolicyRow> {
   const current = await getPolicy(db, uuid, kind);
-  const { name, execution_logging, ...config } = parseBody(policyRequestSchema(kind), body, {
-    readOnly: POLICY_READ_ONLY,
-    partial,
-  }) as Record<string, unknown>;
+  const { name, execution_logging, ...config } = input;
   if (name !== undefined) await checkName(db, name as string, uuid);
   kind.validate?.(config);
-  const base = partial ? fromJson<Record<string, unknown>>(current.config) : kind.defaults;
   return db
     .updateTable("policies")
     .set({
       ...(name !== undefined && { name: name as string }),
       ...(execution_logging !== undefined && { execution_logging: Boolean(execution_logging) }),
-      config: asJson({ ...base, ...config }),
+      config: asJson({ ...kind.defaults, ...fromJson<Record<string, unknown>>(current.config), ...config }),
     })
     .where("policy_uuid", "=", uuid)
     .returningAll()

@@ -2,7 +2,6 @@
 import { type TObject, Type as t } from "@sinclair/typebox";
 import type { Selectable } from "kysely";
 import { notFound, validationError } from "../../../shared/errors.ts";
-import { parseBody } from "../api/body.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
 import { orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
@@ -118,10 +117,13 @@ async function checkName(db: Db, name: string, except?: string): Promise<void> {
     throw validationError("SG0002NameTaken", { name: ["Stage with this name already exists."] });
 }
 
-export async function createStage(db: Db, kind: StageKind, body: unknown): Promise<StageRow> {
-  const { name, ...config } = parseBody(stageRequestSchema(kind), body, {
-    readOnly: STAGE_READ_ONLY,
-  }) as Record<string, unknown>;
+/** `input` is already checked against stageRequestSchema(kind). */
+export async function createStage(
+  db: Db,
+  kind: StageKind,
+  input: Record<string, unknown>,
+): Promise<StageRow> {
+  const { name, ...config } = input;
   await checkName(db, name as string);
   return db
     .insertInto("stages")
@@ -135,23 +137,22 @@ export async function createStage(db: Db, kind: StageKind, body: unknown): Promi
     .executeTakeFirstOrThrow();
 }
 
+/** Fields not given keep their current values (as Django REST framework does, for PUT too). */
 export async function updateStage(
   db: Db,
   kind: StageKind,
   uuid: string,
-  body: unknown,
-  partial: boolean,
+  input: Record<string, unknown>,
 ): Promise<StageRow> {
   const current = await getStage(db, uuid, kind);
-  const { name, ...config } = parseBody(stageRequestSchema(kind), body, {
-    readOnly: STAGE_READ_ONLY,
-    partial,
-  }) as Record<string, unknown>;
+  const { name, ...config } = input;
   if (name !== undefined) await checkName(db, name as string, uuid);
-  const base = partial ? fromJson<Record<string, unknown>>(current.config) : kind.defaults;
   return db
     .updateTable("stages")
-    .set({ ...(name !== undefined && { name: name as string }), config: asJson({ ...base, ...config }) })
+    .set({
+      ...(name !== undefined && { name: name as string }),
+      config: asJson({ ...kind.defaults, ...fromJson<Record<string, unknown>>(current.config), ...config }),
+    })
     .where("stage_uuid", "=", uuid)
     .returningAll()
     .executeTakeFirstOrThrow();
