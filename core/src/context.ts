@@ -5,6 +5,7 @@
 import type { Kysely, Transaction } from "kysely";
 import type { Logger } from "../../shared/log.ts";
 import type { CoreConfig } from "./config/index.ts";
+import type { Signals } from "./signals.ts";
 import type { Database, Store } from "./store/index.ts";
 
 export type Clock = () => Date;
@@ -22,6 +23,8 @@ export interface CoreContext {
   readonly sealKey: Buffer;
   /** Random per-installation id; feeds the stable user `uid`. */
   readonly installId: string;
+  /** Changes other parts react to (outposts told to refresh, sessions ended). */
+  readonly signals: Signals;
 }
 
 /** Runs `fn` in one transaction: the write and its events land together or not at all. */

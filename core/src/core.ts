@@ -10,12 +10,15 @@ import { type BootstrapResult, bootstrap } from "./bootstrap.ts";
 import type { CoreConfig } from "./config/index.ts";
 import { type Clock, type CoreContext, systemClock } from "./context.ts";
 import { type CoreMetrics, createMetrics } from "./metrics.ts";
+import { OutpostHub } from "./outposts/hub.ts";
 import { loadInstallSecrets } from "./secrets.ts";
+import { Signals } from "./signals.ts";
 import { openStore, type Store, type StoreOptions } from "./store/index.ts";
 import { migrateToLatest } from "./store/migrate.ts";
 
 export interface Core {
   ctx: CoreContext;
+  hub: OutpostHub;
   app: CoreApp;
   metrics: CoreMetrics;
   bootstrap: BootstrapResult;
@@ -55,10 +58,21 @@ export async function openMigratedStore(config: CoreConfig, log: Logger): Promis
 export async function createCore(config: CoreConfig, log: Logger, clock: Clock = systemClock): Promise<Core> {
   const store = await openMigratedStore(config, log);
   const secrets = await loadInstallSecrets(store, config, log);
-  const ctx: CoreContext = { store, config, log, clock, ...secrets };
+  const ctx: CoreContext = { store, config, log, clock, signals: new Signals(), ...secrets };
   const result = await bootstrap(ctx);
   await applyFileBlueprints(ctx, blueprintDirs(config.blueprints_dir));
   const metrics = createMetrics(store, config["postgresql.pool_max"]);
   const app = buildApp(ctx, metrics);
-  return { ctx, app, metrics, bootstrap: result, close: () => store.close() };
+  const hub = new OutpostHub(ctx);
+  return {
+    ctx,
+    hub,
+    app,
+    metrics,
+    bootstrap: result,
+    close: async () => {
+      hub.stop();
+      await store.close();
+    },
+  };
 }

@@ -16,6 +16,7 @@ import { flowBindingsController, flowsController } from "../flows/index.ts";
 import { groupsController } from "../groups/index.ts";
 import { invitationsController } from "../invitations/index.ts";
 import type { CoreMetrics } from "../metrics.ts";
+import { outpostsController } from "../outposts/index.ts";
 import { policiesController } from "../policies/index.ts";
 import { promptsController } from "../prompts/index.ts";
 import { sessionsController } from "../sessions/index.ts";
@@ -44,6 +45,7 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(sessionsController(ctx))
     .use(promptsController(ctx))
     .use(invitationsController(ctx))
+    .use(outpostsController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 
   return (

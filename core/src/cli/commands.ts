@@ -10,6 +10,7 @@ import { openMigratedStore } from "../core.ts";
 import { recordEvent } from "../events/service.ts";
 import { createGroup } from "../groups/service.ts";
 import { loadInstallSecrets } from "../secrets.ts";
+import { Signals } from "../signals.ts";
 import { createToken } from "../tokens/service.ts";
 import { createUser, findUserByUsername } from "../users/service.ts";
 
@@ -21,7 +22,7 @@ async function withContext(
   const store = await openMigratedStore(config, log);
   try {
     const secrets = await loadInstallSecrets(store, config, log);
-    return await fn({ store, config, log, clock: systemClock, ...secrets });
+    return await fn({ store, config, log, clock: systemClock, signals: new Signals(), ...secrets });
   } finally {
     await store.close();
   }

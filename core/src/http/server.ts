@@ -6,12 +6,53 @@ import type { Server } from "bun";
 import { parseListen } from "../../../shared/config/load.ts";
 import type { Logger } from "../../../shared/log.ts";
 import { attachRequestMeta, type RequestMeta } from "../api/request.ts";
+import { authenticate } from "../auth/authenticate.ts";
 import type { Core } from "../core.ts";
+import type { OutpostSocketData } from "../outposts/hub.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const OUTPOST_SOCKET = /^\/ws\/outpost\/([0-9a-fA-F-]{36})\/?$/;
+
+/**
+ * The control channel: the bearer token must be the outpost's own (or a superuser's). Answers 403
+ * without upgrading otherwise; returns undefined once the socket is upgraded.
+ */
+async function acceptOutpostSocket(
+  core: Core,
+  srv: Server<OutpostSocketData>,
+  request: Request,
+  meta: RequestMeta,
+  outpost: string,
+  log: Logger,
+): Promise<Response | undefined> {
+  const refuse = (detail: string) => Response.json({ detail }, { status: 403 });
+  let actor: Awaited<ReturnType<typeof authenticate>>;
+  try {
+    actor = await authenticate(core.ctx, request, meta);
+  } catch {
+    return refuse("Token invalid or expired.");
+  }
+  const row = await core.ctx.store.db
+    .selectFrom("outposts")
+    .select(["outpost_uuid", "user_id"])
+    .where("outpost_uuid", "=", outpost)
+    .executeTakeFirst();
+  if (!row || (!actor.superuser && row.user_id !== actor.user.id)) {
+    log.warn("outpost websocket refused", {
+      code: "OP0030SocketRefused",
+      outpost,
+      user: actor.user.username,
+    });
+    return refuse("This token may not connect as this outpost.");
+  }
+  const given = new URL(request.url).searchParams.get("instance_uuid") ?? "";
+  const instance = /^[A-Za-z0-9-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+  if (srv.upgrade(request, { data: { outpost, instance } })) return undefined;
+  return Response.json({ detail: "WebSocket upgrade failed." }, { status: 400 });
+}
 
 export interface RunningServer {
-  server: Server<undefined>;
+  server: Server<OutpostSocketData>;
   url: string;
   /** Stops accepting, lets in-flight requests finish (up to the grace period), then resolves. */
   stop(): Promise<void>;
@@ -24,7 +65,7 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
   const limit = config["http.max_body_bytes"];
   let inFlight = 0;
 
-  const server = Bun.serve({
+  const server = Bun.serve<OutpostSocketData>({
     hostname: listen.hostname,
     port: listen.port,
     // Bun's own limit answers a bare 413 before `fetch` runs (no request id, no detail, no log line),
@@ -44,6 +85,10 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
         method: request.method,
         started: performance.now(),
       };
+      const outpost = OUTPOST_SOCKET.exec(url.pathname)?.[1];
+      if (outpost && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        return acceptOutpostSocket(core, srv, request, meta, outpost.toLowerCase(), log);
+      }
       const tooLarge = (length: number | undefined) => {
         log.warn("request body too large", { request_id: id, path: meta.path, length, limit });
         return withId(
@@ -81,6 +126,13 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
       } finally {
         inFlight--;
       }
+    },
+    websocket: {
+      open: (ws) => core.hub.open(ws),
+      message: (ws, message) => void core.hub.message(ws, message),
+      close: (ws) => core.hub.close(ws),
+      idleTimeout: 60,
+      maxPayloadLength: 64 * 1024,
     },
     error(err) {
       log.error("server error", { code: "HT0001ServerError", error: err });

@@ -251,6 +251,39 @@ export interface UserConsentsTable {
   expires: NullableTimestamp;
 }
 
+export interface ProvidersTable {
+  id: Generated<number>;
+  name: string;
+  kind: string;
+  authorization_flow: string | null;
+  invalidation_flow: string | null;
+  config: Json;
+}
+
+export interface OutpostsTable {
+  outpost_uuid: string;
+  name: string;
+  type: string;
+  config: Json;
+  managed: string | null;
+  user_id: number | null;
+}
+
+export interface OutpostProvidersTable {
+  outpost_uuid: string;
+  provider_id: number;
+}
+
+export interface OutpostStatesTable {
+  outpost_uuid: string;
+  instance_uid: string;
+  last_seen: Timestamp;
+  version: string;
+  build_hash: string;
+  hostname: string;
+  args: Json;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -275,4 +308,8 @@ export interface Database {
   invitations: InvitationsTable;
   flow_tokens: FlowTokensTable;
   user_consents: UserConsentsTable;
+  providers: ProvidersTable;
+  outposts: OutpostsTable;
+  outpost_providers: OutpostProvidersTable;
+  outpost_states: OutpostStatesTable;
 }
