@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServer } from "../../core/src/http/server.ts";
+import { memoryLogger } from "../../shared/log.ts";
+import { startTestCore, type TestCore } from "../../tests/support/core.ts";
+import type { ApiClient } from "./api.ts";
+import { backoffDelay } from "./backoff.ts";
+import { loadOutpostConfig } from "./config.ts";
+import { type OutpostInstance, type OutpostKind, runOutpost } from "./runtime.ts";
+
+/** A kind that only records what the runtime hands it. */
+function probeKind() {
+  const seen: { started: unknown[]; refreshed: unknown[]; sessions: string[] } = {
+    started: [],
+    refreshed: [],
+    sessions: [],
+  };
+  const kind: OutpostKind<{ name: string; log_level: unknown }> = {
+    type: "ldap",
+    fetch: async (_api: ApiClient, outpost: OutpostInstance) => ({
+      name: outpost.name,
+      log_level: outpost.config.log_level,
+    }),
+    start: async (config) => void seen.started.push(config),
+    refresh: async (config) => void seen.refreshed.push(config),
+    sessionEnd: (id) => void seen.sessions.push(id),
+    stop: async () => {},
+  };
+  return { kind, seen };
+}
+
+async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await Bun.sleep(20);
+  }
+}
+
+describe("backoff", () => {
+  test("doubles from 1 s, is capped at 5 minutes and jittered into its upper half", () => {
+    expect(backoffDelay(0, () => 1)).toBe(1000);
+    expect(backoffDelay(3, () => 1)).toBe(8000);
+    expect(backoffDelay(30, () => 1)).toBe(300_000);
+    expect(backoffDelay(30, () => 0)).toBe(150_000);
+  });
+});
+
+describe("outpost configuration", () => {
+  test("reads GATEHOUSE_* and authentik's AUTHENTIK_* names", () => {
+    const ours = loadOutpostConfig(
+      {},
+      { env: { GATEHOUSE_HOST: "http://core:9000", GATEHOUSE_TOKEN: "t" } },
+    ).values;
+    expect(ours).toMatchObject({
+      host: "http://core:9000",
+      token: "t",
+      insecure: false,
+      "listen.metrics": "0.0.0.0:9300",
+    });
+    const theirs = loadOutpostConfig(
+      {},
+      { env: { AUTHENTIK_HOST: "https://sso", AUTHENTIK_TOKEN: "k", AUTHENTIK_INSECURE: "true" } },
+    ).values;
+    expect(theirs).toMatchObject({ host: "https://sso", token: "k", insecure: true });
+  });
+});
+
+describe("outpost runtime against a real core", () => {
+  let t: TestCore;
+  let server: ReturnType<typeof startServer>;
+  let dataDir: string;
+  let outpost: { pk: string };
+  let key = "";
+  const config = () =>
+    loadOutpostConfig(
+      {},
+      {
+        env: {
+          GATEHOUSE_HOST: `http://127.0.0.1:${server.server.port}`,
+          GATEHOUSE_TOKEN: key,
+          GATEHOUSE_DATA_DIR: dataDir,
+          GATEHOUSE_LISTEN__METRICS: "127.0.0.1:0",
+        },
+      },
+    ).values;
+
+  beforeAll(async () => {
+    t = await startTestCore("sqlite");
+    server = startServer(t.core, memoryLogger("warn"), "127.0.0.1:0");
+    dataDir = mkdtempSync(join(tmpdir(), "gatehouse-outpost-"));
+    outpost = (
+      await t.api("POST", "/api/v3/outposts/instances/", {
+        body: { name: "probe", type: "ldap", providers: [], config: {} },
+      })
+    ).body;
+    key = (await t.api("GET", `/api/v3/core/tokens/ak-outpost-${outpost.pk}-api/view_key/`)).body.key;
+  });
+  afterAll(async () => {
+    await server.stop();
+    await t.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("connects, says HELLO, refreshes on TRIGGER_UPDATE, and serves ping and metrics", async () => {
+    const { kind, seen } = probeKind();
+    const running = await runOutpost(kind, config(), {
+      log: memoryLogger("warn"),
+      signals: false,
+      reloadOffsetMs: 0,
+    });
+    expect(seen.started).toEqual([{ name: "probe", log_level: "info" }]);
+    await until(
+      async () => (await t.api("GET", `/api/v3/outposts/instances/${outpost.pk}/health/`)).body.length === 1,
+    );
+    const health = (await t.api("GET", `/api/v3/outposts/instances/${outpost.pk}/health/`)).body[0];
+    expect(health.uid).toBe(running.instance);
+
+    await t.api("PATCH", `/api/v3/outposts/instances/${outpost.pk}/`, {
+      body: { config: { log_level: "debug" } },
+    });
+    await until(() => seen.refreshed.length > 0);
+    expect(seen.refreshed.at(-1)).toEqual({ name: "probe", log_level: "debug" });
+
+    const ping = await fetch(`http://127.0.0.1:${running.metricsPort}/outpost.goauthentik.io/ping`, {
+      method: "HEAD",
+    });
+    expect(ping.status).toBe(204);
+    const metrics = await (await fetch(`http://127.0.0.1:${running.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^gatehouse_outpost_connection 1$/m);
+    await running.stop();
+  });
+
+  test("with the core away, starts from the last good configuration on disk", async () => {
+    const { kind, seen } = probeKind();
+    const away = { ...config(), host: "http://127.0.0.1:9" };
+    const running = await runOutpost(kind, away, { log: memoryLogger("warn"), signals: false });
+    expect(seen.started).toEqual([{ name: "probe", log_level: "debug" }]);
+    expect(await running.refresh()).toBe(false);
+    await running.stop();
+  });
+
+  test("a refused token is an error, not a retry loop", async () => {
+    const { kind } = probeKind();
+    await expect(
+      runOutpost(kind, { ...config(), token: "wrong" }, { log: memoryLogger("warn"), signals: false }),
+    ).rejects.toThrow(/refused/);
+  });
+});

@@ -1,0 +1,209 @@
+/**
+ * One runtime for every outpost kind: find the outpost, fetch its configuration, keep the last good one
+ * on disk, start the kind's server (from the cache when the core is away), refresh on TRIGGER_UPDATE
+ * (spread over 0–10 s), on the refresh interval and on SIGUSR1, and serve ping and metrics.
+ */
+import { Gauge, Registry } from "prom-client";
+import { parseListen } from "../../shared/config/load.ts";
+import { createLogger, type Logger } from "../../shared/log.ts";
+import { VERSION } from "../../shared/version.ts";
+import { ApiClient, CoreUnavailable } from "./api.ts";
+import { backoffDelay } from "./backoff.ts";
+import { cachePath, loadCache, saveCache } from "./cache.ts";
+import { ControlChannel } from "./channel.ts";
+import type { OutpostConfig } from "./config.ts";
+
+/** What the core says about this outpost (GET /outposts/instances/ → results[0]). */
+export interface OutpostInstance {
+  pk: string;
+  name: string;
+  type: string;
+  refresh_interval_s: number;
+  config: Record<string, unknown>;
+}
+
+/** What an outpost kind supplies; the runtime does everything else. */
+export interface OutpostKind<C> {
+  type: string;
+  /** Fetches the kind's configuration (e.g. /outposts/ldap/ and the directory). */
+  fetch(api: ApiClient, outpost: OutpostInstance): Promise<C>;
+  start(config: C, ctx: OutpostRuntimeContext): Promise<void>;
+  refresh(config: C): Promise<void>;
+  sessionEnd?(sessionId: string): void;
+  stop(): Promise<void>;
+  /** Extra metrics the kind reports. */
+  registerMetrics?(registry: Registry): void;
+}
+
+export interface OutpostRuntimeContext {
+  log: Logger;
+  api: ApiClient;
+  /** True while the last configuration came from the core rather than the disk cache. */
+  online(): boolean;
+}
+
+interface Cached<C> {
+  outpost: OutpostInstance;
+  config: C;
+  saved: string;
+}
+
+export interface RunningOutpost {
+  instance: string;
+  refresh(): Promise<boolean>;
+  stop(): Promise<void>;
+  metricsPort: number;
+}
+
+export interface RunOptions {
+  /** Overrides for tests: a logger, and whether to install signal handlers. */
+  log?: Logger;
+  signals?: boolean;
+  /** The spread of refreshes after TRIGGER_UPDATE (0–10 s by default). */
+  reloadOffsetMs?: number;
+}
+
+export async function runOutpost<C>(
+  kind: OutpostKind<C>,
+  config: OutpostConfig,
+  options: RunOptions = {},
+): Promise<RunningOutpost> {
+  const log = options.log ?? createLogger({ level: config["log.level"] }, { outpost_type: kind.type });
+  if (!config.host || !config.token) {
+    throw new Error(
+      "GATEHOUSE_HOST (or AUTHENTIK_HOST) and GATEHOUSE_TOKEN (or AUTHENTIK_TOKEN) must be set",
+    );
+  }
+  const api = new ApiClient({ host: config.host, token: config.token, insecure: config.insecure });
+  const cacheFile = cachePath(config.data_dir, kind.type);
+  const instance = crypto.randomUUID();
+  const reloadOffset = options.reloadOffsetMs ?? Math.floor(Math.random() * 10_000);
+
+  const registry = new Registry();
+  const connection = new Gauge({
+    name: "gatehouse_outpost_connection",
+    help: "1 while the control channel is connected",
+    registers: [registry],
+  });
+  const lastUpdate = new Gauge({
+    name: "gatehouse_outpost_last_update",
+    help: "Unix time of the last configuration applied",
+    registers: [registry],
+  });
+  new Gauge({
+    name: "gatehouse_outpost_info",
+    help: "Outpost version",
+    labelNames: ["version", "type"] as const,
+    registers: [registry],
+  }).set({ version: VERSION, type: kind.type }, 1);
+  kind.registerMetrics?.(registry);
+
+  let online = false;
+  const fetchAll = async (): Promise<Cached<C>> => {
+    const outposts = await api.get<{ results: OutpostInstance[] }>("/outposts/instances/");
+    const outpost = outposts.results[0];
+    if (!outpost) throw new Error("No outposts found with the given token; check GATEHOUSE_TOKEN");
+    await api.get("/root/config/");
+    return { outpost, config: await kind.fetch(api, outpost), saved: new Date().toISOString() };
+  };
+
+  // Start from the core if it answers, else from the disk; without either, keep trying.
+  let current: Cached<C> | undefined;
+  for (let attempt = 0; !current; attempt++) {
+    try {
+      current = await fetchAll();
+      online = true;
+      saveCache(cacheFile, current);
+    } catch (err) {
+      if (!(err instanceof CoreUnavailable)) throw err;
+      current = loadCache<Cached<C>>(cacheFile);
+      if (current) {
+        log.warn("core unreachable; starting from the last good configuration", {
+          saved: current.saved,
+          error: err.message,
+        });
+      } else {
+        const delay = backoffDelay(attempt);
+        log.warn("core unreachable and no cached configuration yet; retrying", {
+          in_ms: delay,
+          error: err.message,
+        });
+        await Bun.sleep(delay);
+      }
+    }
+  }
+  const outpost = current.outpost;
+  const ctx: OutpostRuntimeContext = { log, api, online: () => online };
+  await kind.start(current.config, ctx);
+  lastUpdate.set(Date.now() / 1000);
+
+  let refreshing: Promise<boolean> | undefined;
+  const refresh = (): Promise<boolean> => {
+    refreshing ??= (async () => {
+      try {
+        const next = await fetchAll();
+        await kind.refresh(next.config);
+        saveCache(cacheFile, next);
+        online = true;
+        lastUpdate.set(Date.now() / 1000);
+        log.info("configuration refreshed", { outpost: outpost.name });
+        return true;
+      } catch (err) {
+        online = false;
+        log.warn("refresh failed; keeping the current configuration", { error: (err as Error).message });
+        return false;
+      } finally {
+        refreshing = undefined;
+      }
+    })();
+    return refreshing;
+  };
+
+  const channel = new ControlChannel({
+    host: config.host,
+    token: config.token,
+    outpost: outpost.pk,
+    instance,
+    log,
+    insecure: config.insecure,
+    handlers: {
+      triggerUpdate: () => void setTimeout(() => void refresh(), reloadOffset),
+      sessionEnd: (id) => kind.sessionEnd?.(id),
+      connectionChanged: (up) => connection.set(up ? 1 : 0),
+    },
+  });
+  channel.start();
+  const interval = setInterval(() => void refresh(), Math.max(30, outpost.refresh_interval_s || 300) * 1000);
+
+  const listen = parseListen(config["listen.metrics"]) ?? { hostname: "0.0.0.0", port: 9300 };
+  const metrics = Bun.serve({
+    hostname: listen.hostname,
+    port: listen.port,
+    async fetch(request) {
+      const path = new URL(request.url).pathname;
+      if (path === "/outpost.goauthentik.io/ping") return new Response(null, { status: 204 });
+      if (path === "/metrics")
+        return new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } });
+      return new Response("Not found", { status: 404 });
+    },
+  });
+
+  const usr1 = () => void refresh();
+  if (options.signals !== false) process.on("SIGUSR1", usr1);
+
+  let stopped = false;
+  return {
+    instance,
+    refresh,
+    metricsPort: metrics.port ?? listen.port,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      process.off("SIGUSR1", usr1);
+      clearInterval(interval);
+      channel.stop();
+      await kind.stop();
+      await metrics.stop(true);
+    },
+  };
+}
