@@ -8,7 +8,7 @@ import { type CoreContext, inTransaction } from "./context.ts";
 import { recordEvent } from "./events/service.ts";
 import { createGroup } from "./groups/service.ts";
 import { createToken } from "./tokens/service.ts";
-import { createUser, findUserByUsername, setUserGroups } from "./users/service.ts";
+import { createUser, findUserByUsername, hashPassword, setUserGroups } from "./users/service.ts";
 
 export const ADMIN_USERNAME = "akadmin";
 export const ADMIN_GROUP = "authentik Admins";
@@ -26,6 +26,9 @@ export async function bootstrap(ctx: CoreContext): Promise<BootstrapResult> {
   const anyUser = await ctx.store.db.selectFrom("users").select("id").limit(1).executeTakeFirst();
   let created = false;
   if (!anyUser) {
+    const passwordHash = ctx.config.bootstrap_password
+      ? await hashPassword(ctx.config.bootstrap_password)
+      : null;
     created = await inTransaction(ctx, async (trx) => {
       // A replica that lost the race finds the admin already there.
       if (await findUserByUsername(trx, ADMIN_USERNAME)) return false;
@@ -36,7 +39,7 @@ export async function bootstrap(ctx: CoreContext): Promise<BootstrapResult> {
         username: ADMIN_USERNAME,
         name: "authentik Default Admin",
         email: ctx.config.bootstrap_email,
-        password: ctx.config.bootstrap_password || null,
+        passwordHash,
       });
       await setUserGroups(trx, admin.id, [group.num_pk]);
       if (ctx.config.bootstrap_token) {

@@ -32,7 +32,7 @@ import {
 } from "../stages/service.ts";
 import type { Database } from "../store/database.ts";
 import { UserRequest } from "../users/model.ts";
-import { createUser, deleteUser, setPassword, updateUser } from "../users/service.ts";
+import { createUser, deleteUser, hashPassword, setPasswordHash, updateUser } from "../users/service.ts";
 
 export type Pk = string | number;
 type Values = Record<string, unknown>;
@@ -85,16 +85,15 @@ handlers.set("authentik_core.user", {
   find: finder("users", "id", { username: "username", email: "email", uuid: "uuid", name: "name" }),
   async create(ctx, db, values) {
     const { password, ...rest } = values;
-    const row = await createUser(ctx, db, {
-      ...body(UserRequest, rest, false),
-      password: typeof password === "string" ? password : null,
-    });
+    const passwordHash = typeof password === "string" ? await hashPassword(password) : null;
+    const row = await createUser(ctx, db, { ...body(UserRequest, rest, false), passwordHash });
     return row.id;
   },
   async update(ctx, db, pk, attrs) {
     const { password, ...rest } = attrs;
     if (Object.keys(rest).length > 0) await updateUser(ctx, db, Number(pk), body(UserRequest, rest, true));
-    if (typeof password === "string") await setPassword(ctx, db, Number(pk), password);
+    if (typeof password === "string")
+      await setPasswordHash(ctx, db, Number(pk), await hashPassword(password));
   },
   remove: async (_ctx, db, pk) => void (await deleteUser(db, Number(pk))),
 });

@@ -12,7 +12,7 @@ import { createGroup } from "../groups/service.ts";
 import { loadInstallSecrets } from "../secrets.ts";
 import { Signals } from "../signals.ts";
 import { createToken } from "../tokens/service.ts";
-import { createUser, findUserByUsername } from "../users/service.ts";
+import { createUser, findUserByUsername, hashPassword } from "../users/service.ts";
 
 async function withContext(
   config: CoreConfig,
@@ -53,6 +53,7 @@ export async function createAdmin(
       process.stderr.write(`a user named "${username}" already exists\n`);
       return 1;
     }
+    const passwordHash = await hashPassword(password);
     await inTransaction(ctx, async (trx) => {
       const group =
         (await trx.selectFrom("groups").selectAll().where("name", "=", ADMIN_GROUP).executeTakeFirst()) ??
@@ -61,7 +62,7 @@ export async function createAdmin(
         username,
         name: username,
         email: options.email ?? "",
-        password,
+        passwordHash,
         groups: [group.group_uuid],
       });
       await recordEvent(ctx, trx, {

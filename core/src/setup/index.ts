@@ -9,7 +9,7 @@ import { requestMeta } from "../api/request.ts";
 import { SETUP_TOKEN_PREFIX } from "../bootstrap.ts";
 import { type CoreContext, inTransaction } from "../context.ts";
 import { isExpired } from "../tokens/service.ts";
-import { setPassword } from "../users/service.ts";
+import { hashPassword, setPasswordHash } from "../users/service.ts";
 
 const MIN_PASSWORD = 8;
 
@@ -84,6 +84,7 @@ export function setupPage(ctx: CoreContext) {
       if (password.length < MIN_PASSWORD)
         return form(token, `The password must be at least ${MIN_PASSWORD} characters.`);
       if (password !== fields.password_repeat) return form(token, "The passwords do not match.");
+      const hash = await hashPassword(password);
       const done = await inTransaction(ctx, async (trx) => {
         // Deleting first makes a concurrent second use find nothing.
         const gone = await trx
@@ -91,7 +92,7 @@ export function setupPage(ctx: CoreContext) {
           .where("token_uuid", "=", row.token_uuid)
           .executeTakeFirst();
         if (Number(gone.numDeletedRows) !== 1) return false;
-        const user = await setPassword(ctx, trx, row.user_id, password);
+        const user = await setPasswordHash(ctx, trx, row.user_id, hash);
         await audit(ctx, trx, undefined, requestMeta(request), "password_set", {
           user: { pk: user.id, username: user.username },
           via: "setup",

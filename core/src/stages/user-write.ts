@@ -57,6 +57,8 @@ async function write(run: Parameters<StageKind["challenge"]>[0]) {
     else attributes[key.startsWith("attributes.") ? key.slice("attributes.".length) : key] = value;
   }
   const now = ctx.clock().toISOString();
+  // Hashed before the transaction: argon2 takes a while and must not hold the store.
+  const passwordHash = fields.password ? await hashPassword(fields.password) : undefined;
   const userId = await ctx.store.db.transaction().execute(async (trx) => {
     if (existing) {
       const current = await findUser(trx, existing.id);
@@ -96,7 +98,7 @@ async function write(run: Parameters<StageKind["challenge"]>[0]) {
       username: fields.username,
       name: fields.name ?? fields.username,
       email: fields.email ?? "",
-      password: fields.password ?? null,
+      passwordHash: passwordHash ?? null,
       is_active: !config.create_users_as_inactive,
       type: config.user_type as (typeof USER_TYPES)[number],
       path: String(config.user_path_template || fields.path || DEFAULT_USER_PATH),

@@ -11,7 +11,15 @@ import { type Actor, requireSelfOrSuperuser, requireSuperuser } from "../auth/ac
 import { type CoreContext, inTransaction } from "../context.ts";
 import { USER_READ_ONLY, UserPasswordSetRequest, UserRequest, UserServiceAccountRequest } from "./model.ts";
 import { serializeUser, userSelfOf } from "./serialize.ts";
-import { createUser, deleteUser, getUser, listUsers, setPassword, updateUser } from "./service.ts";
+import {
+  createUser,
+  deleteUser,
+  getUser,
+  hashPassword,
+  listUsers,
+  setPasswordHash,
+  updateUser,
+} from "./service.ts";
 import { createServiceAccount } from "./service-account.ts";
 
 /** What a user who is not a superuser may change about themselves. */
@@ -135,8 +143,9 @@ export function usersController(ctx: CoreContext) {
         const id = intId(params.id);
         requireSelfOrSuperuser(actor, id);
         const { password } = parseBody(UserPasswordSetRequest, body);
+        const hash = await hashPassword(password);
         await inTransaction(ctx, async (trx) => {
-          const row = await setPassword(ctx, trx, id, password);
+          const row = await setPasswordHash(ctx, trx, id, hash);
           await audit(ctx, trx, actor, meta, "password_set", {
             user: { pk: row.id, username: row.username },
           });

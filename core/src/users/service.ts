@@ -172,7 +172,8 @@ export async function setUserGroups(db: Db, userId: number, groupIds: number[]):
 }
 
 export interface CreateUserInput extends UserRequest {
-  password?: string | null;
+  /** An argon2id hash made with hashPassword before the transaction (hashing holds no lock). */
+  passwordHash?: string | null;
 }
 
 export async function createUser(ctx: CoreContext, db: Db, input: CreateUserInput): Promise<UserRow> {
@@ -187,7 +188,7 @@ export async function createUser(ctx: CoreContext, db: Db, input: CreateUserInpu
       username: input.username,
       name: input.name,
       email: input.email ?? "",
-      password: input.password ? await hashPassword(input.password) : null,
+      password: input.passwordHash ?? null,
       password_change_date: now,
       is_active: input.is_active ?? true,
       type: input.type ?? "internal",
@@ -253,8 +254,8 @@ export async function verifyPassword(row: UserRow, password: string): Promise<bo
   }
 }
 
-export async function setPassword(ctx: CoreContext, db: Db, id: number, password: string): Promise<UserRow> {
-  const hash = await hashPassword(password);
+/** Stores a hash made with hashPassword; hash before opening a transaction, so no lock is held meanwhile. */
+export async function setPasswordHash(ctx: CoreContext, db: Db, id: number, hash: string): Promise<UserRow> {
   const now = ctx.clock().toISOString();
   const row = await db
     .updateTable("users")
