@@ -8,15 +8,22 @@ import { postgresTestUrl } from "../../core/src/store/testing.ts";
 import { randomSecret } from "../../shared/crypto.ts";
 import { type Backend, type CoreProcess, Install } from "../support/process.ts";
 import { startAnchor } from "./anchor.ts";
+import {
+  type AnchorResult,
+  type BackendMemory,
+  IDLE_RSS_GOAL_MB,
+  mean,
+  report,
+  type ScenarioResult,
+} from "./api-report.ts";
 import { onCleanup } from "./cleanup.ts";
 import { type LoadOptions, type LoadResult, measure, wrkVersion } from "./load.ts";
-import { machineInfo, type ProcessMemory, processMemory, round, type Table } from "./report.ts";
+import { type ProcessMemory, processMemory, round } from "./report.ts";
 import { seedUsers } from "./seed-users.ts";
-import type { BenchSettings, BenchSuite, SuiteOutput } from "./suite.ts";
+import type { BenchSettings, BenchSuite } from "./suite.ts";
 
 const USERS = 10_000;
 const GROUPS = 5;
-const IDLE_RSS_GOAL_MB = 100;
 /** How long the core sits after it is ready before its idle memory is read. */
 const SETTLE_MS = 1_000;
 
@@ -24,6 +31,8 @@ interface Scenario {
   name: string;
   path: string;
   authenticated: boolean;
+  /** The core's memory is read after this scenario's load. */
+  isList?: boolean;
   /** Checks one response before the load, so a broken endpoint is not measured as a fast one. */
   check(body: unknown): string | undefined;
 }
@@ -39,6 +48,7 @@ const SCENARIOS: Scenario[] = [
     name: "users list, page_size=100",
     path: "/api/v3/core/users/?page_size=100",
     authenticated: true,
+    isList: true,
     check: (body) => {
       const page = body as { pagination?: { count?: number }; results?: unknown[] };
       if (page.pagination?.count !== USERS + 1) return `count ${page.pagination?.count}, want ${USERS + 1}`;
@@ -54,23 +64,11 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
-interface ScenarioResult {
+interface BackendRun {
   backend: Backend;
-  scenario: string;
-  path: string;
-  requests_per_s: number;
-  ratio_to_anchor: number;
-  latency_ms: LoadResult["latencyMs"];
-  bytes_per_response: number;
-  requests: number;
-  socket_errors: Omit<LoadResult["errors"], "status" | "connect">;
-}
-
-interface BackendMemory {
-  backend: Backend;
-  idle_after_start: ProcessMemory | undefined;
-  after_list_load: ProcessMemory | undefined;
-  after_all_load: ProcessMemory | undefined;
+  loads: LoadResult[];
+  memory: BackendMemory;
+  seedMs: number;
 }
 
 export const suite: BenchSuite = {
@@ -88,28 +86,40 @@ export const suite: BenchSuite = {
       threads: settings.threads,
     });
 
+    // The anchor runs before each store's runs and after the last, so each store's ratios rest on
+    // anchor figures taken minutes apart at most.
     const anchor = await startAnchor();
-    console.log("anchor: bare Elysia route (before)");
-    const anchorBefore = await measure(load(anchor.url));
+    const measureAnchor = async (when: string) => {
+      console.log(`anchor: bare Elysia route (${when})`);
+      return measure(load(anchor.url));
+    };
+    const anchorRuns = [await measureAnchor("first")];
+    const runs: BackendRun[] = [];
+    for (const backend of backends) {
+      runs.push(await runBackend(backend, settings, load));
+      anchorRuns.push(await measureAnchor(`after ${backend}`));
+    }
     const anchorMemory = processMemory(anchor.pid);
-
-    const runs: { backend: Backend; loads: LoadResult[]; memory: BackendMemory; seedMs: number }[] = [];
-    for (const backend of backends) runs.push(await runBackend(backend, settings, load));
-
-    console.log("anchor: bare Elysia route (after)");
-    const anchorAfter = await measure(load(anchor.url));
     await anchor.stop();
 
-    const anchorRps = (anchorBefore.requestsPerSecond + anchorAfter.requestsPerSecond) / 2;
-    const scenarios: ScenarioResult[] = runs.flatMap((run) =>
-      run.loads.map((r, i) => {
-        const scenario = SCENARIOS[i] as Scenario;
+    const anchors: AnchorResult[] = runs.map((run, i) => {
+      const pair: [LoadResult, LoadResult] = [anchorRuns[i] as LoadResult, anchorRuns[i + 1] as LoadResult];
+      return {
+        backend: run.backend,
+        requestsPerSecond: mean(pair.map((r) => r.requestsPerSecond)),
+        runs: pair,
+      };
+    });
+    const scenarios: ScenarioResult[] = runs.flatMap((run, i) =>
+      run.loads.map((r, k) => {
+        const scenario = SCENARIOS[k] as Scenario;
+        const anchorRps = (anchors[i] as AnchorResult).requestsPerSecond;
         return {
           backend: run.backend,
           scenario: scenario.name,
           path: scenario.path,
           requests_per_s: round(r.requestsPerSecond),
-          ratio_to_anchor: round(r.requestsPerSecond / anchorRps, 3),
+          ratio_to_anchor: round(r.requestsPerSecond / anchorRps, 4),
           latency_ms: r.latencyMs,
           bytes_per_response: r.bytesPerRequest,
           requests: r.requests,
@@ -121,13 +131,11 @@ export const suite: BenchSuite = {
     const sqliteIdle = memory.find((m) => m.backend === "sqlite")?.idle_after_start?.rss_mb;
     return report({
       settings,
+      users: USERS,
+      groups: GROUPS,
       wrk,
-      anchor: {
-        before: anchorBefore,
-        after: anchorAfter,
-        requestsPerSecond: anchorRps,
-        memory: anchorMemory,
-      },
+      anchors,
+      anchorMemory,
       scenarios,
       memory,
       seedMs: Object.fromEntries(runs.map((r) => [r.backend, r.seedMs])),
@@ -140,7 +148,7 @@ async function runBackend(
   backend: Backend,
   settings: BenchSettings,
   load: (url: string, headers?: Record<string, string>) => LoadOptions,
-): Promise<{ backend: Backend; loads: LoadResult[]; memory: BackendMemory; seedMs: number }> {
+): Promise<BackendRun> {
   const token = `bench-${randomSecret()}`;
   const install = await Install.create(backend, {
     GATEHOUSE_BOOTSTRAP_TOKEN: token,
@@ -154,13 +162,15 @@ async function runBackend(
   });
   const dispose = onCleanup(() => install.dispose());
   try {
-    const core = await install.start();
-    await Bun.sleep(SETTLE_MS);
-    const idle = processMemory(core.proc.pid);
+    const fresh = await install.start();
+    const idle = await idleMemory(fresh);
     console.log(`${backend}: core ready, idle RSS ${idle?.rss_mb ?? "?"} MB; seeding ${USERS} users`);
     const seeded = await install.withStore((store) => seedUsers(store, { users: USERS, groups: GROUPS }));
-    console.log(`${backend}: seeded in ${seeded.ms} ms (${seeded.memberships} memberships)`);
+    console.log(`${backend}: seeded in ${seeded.ms} ms (${seeded.memberships} memberships); restarting`);
+    await stopCleanly(fresh);
 
+    const core = await install.start();
+    const idleSeeded = await idleMemory(core);
     const headers = { authorization: `Bearer ${token}` };
     const loads: LoadResult[] = [];
     let afterList: ProcessMemory | undefined;
@@ -170,20 +180,36 @@ async function runBackend(
       await probe(core, url, scenario, scenarioHeaders);
       console.log(`${backend}: ${scenario.name}`);
       loads.push(await measure(load(url, scenarioHeaders)));
-      if (scenario.path.startsWith("/api/v3/core/users/?")) afterList = processMemory(core.proc.pid);
+      if (scenario.isList) afterList = processMemory(core.proc.pid);
     }
     const afterAll = processMemory(core.proc.pid);
-    const code = await core.stop();
-    if (code !== 0) throw core.failure(`exited with ${code} when stopped`);
+    await stopCleanly(core);
     return {
       backend,
       loads,
-      memory: { backend, idle_after_start: idle, after_list_load: afterList, after_all_load: afterAll },
+      memory: {
+        backend,
+        idle_after_start: idle,
+        idle_after_restart_with_users: idleSeeded,
+        after_list_load: afterList,
+        after_all_load: afterAll,
+      },
       seedMs: seeded.ms,
     };
   } finally {
     await dispose();
   }
+}
+
+/** The core's memory once it has sat idle for a moment after becoming ready. */
+async function idleMemory(core: CoreProcess): Promise<ProcessMemory | undefined> {
+  await Bun.sleep(SETTLE_MS);
+  return processMemory(core.proc.pid);
+}
+
+async function stopCleanly(core: CoreProcess): Promise<void> {
+  const code = await core.stop();
+  if (code !== 0) throw core.failure(`exited with ${code} when stopped`);
 }
 
 async function probe(
@@ -202,101 +228,4 @@ async function probe(
   }
   const problem = res.ok ? scenario.check(body) : `status ${res.status}: ${text.slice(0, 300)}`;
   if (problem) throw core.failure(`answered ${scenario.path} wrongly (${problem})`);
-}
-
-interface Collected {
-  settings: BenchSettings;
-  wrk: string;
-  anchor: { before: LoadResult; after: LoadResult; requestsPerSecond: number; memory?: ProcessMemory };
-  scenarios: ScenarioResult[];
-  memory: BackendMemory[];
-  seedMs: Record<string, number>;
-  idleGoalMet: boolean | undefined;
-}
-
-function report(c: Collected): SuiteOutput {
-  const drift = c.anchor.after.requestsPerSecond / c.anchor.before.requestsPerSecond - 1;
-  const throughput: Table = {
-    title: `Throughput (wrk, ${c.settings.connections} connections, ${c.settings.seconds} s per scenario)`,
-    columns: ["store", "scenario", "req/s", "× anchor", "p50 ms", "p99 ms", "bytes/resp"],
-    rows: [
-      ["-", "anchor: bare Elysia route", round(c.anchor.requestsPerSecond), 1, ...anchorLatency(c)],
-      ...c.scenarios.map((s) => [
-        s.backend,
-        s.scenario,
-        s.requests_per_s,
-        s.ratio_to_anchor,
-        s.latency_ms.p50,
-        s.latency_ms.p99,
-        s.bytes_per_response,
-      ]),
-    ],
-    notes: [
-      `anchor measured before and after: ${round(c.anchor.before.requestsPerSecond)} and ` +
-        `${round(c.anchor.after.requestsPerSecond)} req/s (drift ${round(drift * 100, 1)}%); ratios use the mean`,
-    ],
-  };
-  const mb = (m: ProcessMemory | undefined) => (m ? m.rss_mb : "n/a");
-  const memory: Table = {
-    title: `Core memory (RSS, MB; goal: idle on SQLite ≤ ${IDLE_RSS_GOAL_MB})`,
-    columns: ["store", "idle after start", "after list load", "after all load", "peak"],
-    rows: c.memory.map((m) => [
-      m.backend,
-      mb(m.idle_after_start),
-      mb(m.after_list_load),
-      mb(m.after_all_load),
-      m.after_all_load?.peak_rss_mb ?? "n/a",
-    ]),
-    notes: [
-      c.idleGoalMet === undefined
-        ? "idle RSS not readable on this system (/proc missing)"
-        : `idle RSS goal ${c.idleGoalMet ? "met" : "NOT met"}; anchor process RSS ${c.anchor.memory?.rss_mb ?? "n/a"} MB`,
-    ],
-  };
-  return {
-    tables: [throughput, memory],
-    results: {
-      suite: "api",
-      machine: machineInfo(c.wrk),
-      settings: {
-        seconds: c.settings.seconds,
-        warmup_seconds: c.settings.warmupSeconds,
-        connections: c.settings.connections,
-        threads: c.settings.threads,
-        users: USERS,
-        groups: GROUPS,
-        profiled: c.settings.profileDir !== undefined,
-      },
-      anchor: {
-        name: "bare Elysia route (GET /x → {ok:true}) behind Bun.serve, own process",
-        requests_per_s: round(c.anchor.requestsPerSecond),
-        before: {
-          requests_per_s: round(c.anchor.before.requestsPerSecond),
-          latency_ms: c.anchor.before.latencyMs,
-        },
-        after: {
-          requests_per_s: round(c.anchor.after.requestsPerSecond),
-          latency_ms: c.anchor.after.latencyMs,
-        },
-        drift_percent: round(drift * 100, 1),
-        rss_mb: c.anchor.memory?.rss_mb,
-      },
-      scenarios: c.scenarios,
-      memory: {
-        goal_idle_rss_mb_sqlite: IDLE_RSS_GOAL_MB,
-        goal_met: c.idleGoalMet,
-        backends: c.memory,
-      },
-      seed_ms: c.seedMs,
-    },
-  };
-}
-
-function anchorLatency(c: Collected): number[] {
-  const { before, after } = c.anchor;
-  return [
-    round((before.latencyMs.p50 + after.latencyMs.p50) / 2, 3),
-    round((before.latencyMs.p99 + after.latencyMs.p99) / 2, 3),
-    before.bytesPerRequest,
-  ];
 }

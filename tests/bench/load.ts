@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import { onCleanup } from "./cleanup.ts";
+import { SetupError } from "./suite.ts";
 
 const REPORT_SCRIPT = resolve(import.meta.dir, "wrk-report.lua");
 
@@ -41,7 +42,7 @@ interface WrkReport {
 
 /** wrk's version line; throws WRK_MISSING when it is not on PATH. */
 export async function wrkVersion(): Promise<string> {
-  if (!Bun.which("wrk")) throw new Error(WRK_MISSING);
+  if (!Bun.which("wrk")) throw new SetupError(WRK_MISSING);
   const proc = Bun.spawn(["wrk", "--version"], { stdout: "pipe", stderr: "pipe" });
   const [out] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
   return out.split("\n")[0]?.replace(/\s*Copyright.*$/, "") ?? "wrk";

@@ -8,7 +8,7 @@ import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { cleanupAll } from "./cleanup.ts";
 import { formatTable, writeResults } from "./report.ts";
-import { type BenchSuite, benchSettings } from "./suite.ts";
+import { type BenchSuite, benchSettings, SetupError } from "./suite.ts";
 
 const SUFFIX = ".bench.ts";
 
@@ -30,13 +30,17 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     if (interrupted) return;
     interrupted = true;
     console.error(`\n${signal}: stopping servers and removing temporary data`);
-    void cleanupAll().finally(() => process.exit(130));
+    // A second pass catches anything the suite started while the first was under way.
+    void cleanupAll()
+      .then(cleanupAll)
+      .finally(() => process.exit(130));
   });
 }
 
 const settings = benchSettings();
 const failed: string[] = [];
 for (const name of chosen) {
+  if (interrupted) break;
   const file = join(import.meta.dir, `${name}${SUFFIX}`);
   console.log(`\n=== ${name}: ${relative(process.cwd(), file)} ===`);
   try {
@@ -51,11 +55,13 @@ for (const name of chosen) {
     }
   } catch (err) {
     failed.push(name);
-    console.error(`\n${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    const detail =
+      err instanceof SetupError ? err.message : err instanceof Error ? (err.stack ?? err.message) : err;
+    console.error(`\n${name} failed: ${detail}`);
   } finally {
     for (const err of await cleanupAll()) console.error(`cleanup after ${name}: ${err.message}`);
   }
 }
 
 if (failed.length > 0) console.error(`\nsuites that could not measure: ${failed.join(", ")}`);
-process.exit(failed.length > 0 ? 1 : 0);
+process.exit(interrupted ? 130 : failed.length > 0 ? 1 : 0);

@@ -28,6 +28,9 @@ export interface BenchSettings {
   profileDir: string | undefined;
 }
 
+/** A suite cannot run on this machine (a tool is missing, …); its message says what to do. */
+export class SetupError extends Error {}
+
 /** Defaults, overridable with GATEHOUSE_BENCH_* variables (see README.md). */
 export function benchSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
   const num = (name: string, fallback: number) => {
