@@ -4,12 +4,12 @@ import { backendNames, startTestCore, type TestCore } from "../support/core.ts";
 import { FlowClient } from "../support/flow-client.ts";
 
 describe("password checks", () => {
-  test("common passwords are recognised whole, not as parts", () => {
-    expect(isCommonPassword("password1")).toBe(true);
-    expect(isCommonPassword("qwerty123")).toBe(true);
-    expect(isCommonPassword("password1-but-with-a-long-unusual-tail")).toBe(false);
-    expect(passwordScore("correct horse battery staple")).toBeGreaterThanOrEqual(3);
-    expect(passwordScore("abc")).toBe(0);
+  test("common passwords are recognised whole, not as parts", async () => {
+    expect(await isCommonPassword("password1")).toBe(true);
+    expect(await isCommonPassword("qwerty123")).toBe(true);
+    expect(await isCommonPassword("password1-but-with-a-long-unusual-tail")).toBe(false);
+    expect(await passwordScore("correct horse battery staple")).toBeGreaterThanOrEqual(3);
+    expect(await passwordScore("abc")).toBe(0);
   });
 });
 

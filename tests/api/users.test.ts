@@ -221,6 +221,28 @@ for (const backend of backendNames()) {
       expect(me.body.user).toMatchObject({ username: "plain", name: "Plainer", is_superuser: false });
     });
 
+    test("is_superuser is inherited from a superuser parent group and filters the list", async () => {
+      const admins = await t.api("POST", "/api/v3/core/groups/", {
+        body: { name: "ops-admins", is_superuser: true },
+      });
+      const oncall = await t.api("POST", "/api/v3/core/groups/", {
+        body: { name: "ops-oncall", parents: [admins.body.pk] },
+      });
+      const sam = await t.api("POST", "/api/v3/core/users/", {
+        body: { username: "sam", name: "Sam", groups: [oncall.body.pk] },
+      });
+      expect((await t.api("GET", `/api/v3/core/users/${sam.body.pk}/`)).body.is_superuser).toBe(true);
+      const supers = await t.api(
+        "GET",
+        "/api/v3/core/users/?is_superuser=true&ordering=username&page_size=1000",
+      );
+      expect(supers.body.results.map((u: { username: string }) => u.username)).toEqual(["akadmin", "sam"]);
+      const others = await t.api("GET", "/api/v3/core/users/?is_superuser=false&page_size=1000");
+      expect(others.body.results.map((u: { username: string }) => u.username)).not.toContain("sam");
+      await t.api("PATCH", `/api/v3/core/groups/${admins.body.pk}/`, { body: { is_superuser: false } });
+      expect((await t.api("GET", `/api/v3/core/users/${sam.body.pk}/`)).body.is_superuser).toBe(false);
+    });
+
     test("users/me answers for the token's user", async () => {
       const me = await t.api("GET", "/api/v3/core/users/me/");
       expect(me.status).toBe(200);

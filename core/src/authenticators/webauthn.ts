@@ -8,7 +8,7 @@ import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
   verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+  type verifyRegistrationResponse,
 } from "@simplewebauthn/server";
 import type { CoreContext, Db } from "../context.ts";
 import { asJson, fromJson } from "../store/codec.ts";
@@ -25,6 +25,9 @@ export interface WebauthnConfig {
 
 export type UserVerification = "required" | "preferred" | "discouraged";
 
+/** Loaded on first use: most users never touch a security key. */
+const webauthn = () => import("@simplewebauthn/server");
+
 /** The relying party is the host the browser talks to (no port). */
 export function rpIdOf(origin: string): string {
   return new URL(origin).hostname;
@@ -37,6 +40,7 @@ export async function registrationOptions(
   existing: DeviceRow[],
   userVerification: UserVerification,
 ) {
+  const { generateRegistrationOptions } = await webauthn();
   return generateRegistrationOptions({
     rpName,
     rpID: rpIdOf(origin),
@@ -59,6 +63,7 @@ export async function registerDevice(
   origin: string,
   requireUserVerification: boolean,
 ): Promise<DeviceRow | undefined> {
+  const { verifyRegistrationResponse } = await webauthn();
   let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
   try {
     verified = await verifyRegistrationResponse({
@@ -102,6 +107,7 @@ export async function authenticationOptions(
   devices: DeviceRow[],
   userVerification: UserVerification,
 ) {
+  const { generateAuthenticationOptions } = await webauthn();
   return generateAuthenticationOptions({
     rpID: rpIdOf(origin),
     allowCredentials: devices.map((d) => {
@@ -127,6 +133,7 @@ export async function verifyAssertion(
   );
   if (!device) return undefined;
   const config = fromJson<WebauthnConfig>(device.config);
+  const { verifyAuthenticationResponse } = await webauthn();
   try {
     const result = await verifyAuthenticationResponse({
       response,

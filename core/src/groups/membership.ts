@@ -27,19 +27,34 @@ export async function groupsOfUsers(db: Db, userIds: number[]): Promise<Map<numb
   return out;
 }
 
+/**
+ * Groups that make their members superusers: every superuser group and every group below one. The
+ * query has no parameters, so it is prepared once; the group graph is small next to the user table.
+ */
+export async function superuserGroupIds(db: Db): Promise<number[]> {
+  const result = await sql<{ id: number }>`
+    with recursive granted(id) as (
+      select num_pk from groups where is_superuser = ${sql.lit(true)}
+      union
+      select p.group_id from group_parents p join granted on p.parent_id = granted.id
+    )
+    select id from granted`.execute(db);
+  return result.rows.map((r) => Number(r.id));
+}
+
 /** Users (of those given) who are superusers through a direct or inherited group. */
 export async function superuserIds(db: Db, userIds: number[]): Promise<Set<number>> {
   if (userIds.length === 0) return new Set();
-  const result = await sql<{ user_id: number }>`
-    with recursive reach(user_id, group_id) as (
-      select user_id, group_id from group_members where user_id in (${sql.join(userIds)})
-      union
-      select reach.user_id, p.parent_id from reach join group_parents p on p.group_id = reach.group_id
-    )
-    select distinct reach.user_id as user_id from reach
-    join groups g on g.num_pk = reach.group_id
-    where g.is_superuser = ${sql.lit(true)}`.execute(db);
-  return new Set(result.rows.map((r) => Number(r.user_id)));
+  const groups = await superuserGroupIds(db);
+  if (groups.length === 0) return new Set();
+  const rows = await db
+    .selectFrom("group_members")
+    .select("user_id")
+    .distinct()
+    .where("user_id", "in", userIds)
+    .where("group_id", "in", groups)
+    .execute();
+  return new Set(rows.map((r) => r.user_id));
 }
 
 /** The group and every group below it (children, grandchildren, …). */

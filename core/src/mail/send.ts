@@ -2,7 +2,6 @@
  * Sends mail through SMTP with nodemailer: the global settings, or an email stage's own. Failures are
  * reported to the caller; the password is never logged.
  */
-import { createTransport } from "nodemailer";
 import type { CoreConfig } from "../config/index.ts";
 
 export interface SmtpSettings {
@@ -37,6 +36,8 @@ export interface Mail {
 }
 
 export async function sendMail(settings: SmtpSettings, mail: Mail): Promise<void> {
+  // Loaded on first use, so a core that never sends mail does not carry nodemailer.
+  const { createTransport } = await import("nodemailer");
   const transport = createTransport({
     host: settings.host,
     port: settings.port,

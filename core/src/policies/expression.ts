@@ -3,8 +3,7 @@
  * It sees `request.user` (with `groups`, including inherited ones), `request.http_request` and
  * `request.context`, plus `ak_is_group_member(request.user, "name")`. Compiled plans are cached.
  */
-import { CelScalar, celEnv, celFunc, isCelError, isCelList, isCelMap, parse, plan } from "@bufbuild/cel";
-import { strings } from "@bufbuild/cel/ext";
+import type { plan } from "@bufbuild/cel";
 import { Type as t } from "@sinclair/typebox";
 import { validationError } from "../../../shared/errors.ts";
 import type { Db } from "../context.ts";
@@ -16,25 +15,42 @@ import type { PolicyKind, PolicyRequest } from "./types.ts";
 export const MAX_EXPRESSION_LENGTH = 10_000;
 const CACHE_SIZE = 500;
 
-const isGroupMember = celFunc(
-  "ak_is_group_member",
-  [CelScalar.DYN, CelScalar.STRING],
-  CelScalar.BOOL,
-  (user, name) => {
-    if (!isCelMap(user)) return false;
-    const groups = user.get("groups");
-    if (!isCelList(groups)) return false;
-    for (const g of groups) if (g === name) return true;
-    return false;
-  },
-);
-
-const env = celEnv({ funcs: [...strings, isGroupMember] });
 type Program = ReturnType<typeof plan>;
 const cache = new Map<string, Program>();
 
+/**
+ * The CEL evaluator is loaded on first use: it (with its protobuf runtime) is the largest module in the
+ * core, and most installations never write an expression policy.
+ */
+let cel:
+  | Promise<{ compile(expression: string): Program; isError(value: unknown): value is { message: string } }>
+  | undefined;
+function loadCel() {
+  cel ??= (async () => {
+    const { CelScalar, celEnv, celFunc, isCelError, isCelList, isCelMap, parse, plan } = await import(
+      "@bufbuild/cel"
+    );
+    const { strings } = await import("@bufbuild/cel/ext");
+    const isGroupMember = celFunc(
+      "ak_is_group_member",
+      [CelScalar.DYN, CelScalar.STRING],
+      CelScalar.BOOL,
+      (user, name) => {
+        if (!isCelMap(user)) return false;
+        const groups = user.get("groups");
+        if (!isCelList(groups)) return false;
+        for (const g of groups) if (g === name) return true;
+        return false;
+      },
+    );
+    const env = celEnv({ funcs: [...strings, isGroupMember] });
+    return { compile: (expression: string) => plan(env, parse(expression)), isError: isCelError };
+  })();
+  return cel;
+}
+
 /** Parses and plans an expression, or throws a 400 naming what is wrong with it. */
-export function compileExpression(expression: string): Program {
+export async function compileExpression(expression: string): Promise<Program> {
   const cached = cache.get(expression);
   if (cached) return cached;
   if (expression.length > MAX_EXPRESSION_LENGTH) {
@@ -42,9 +58,10 @@ export function compileExpression(expression: string): Program {
       expression: [`Expressions are limited to ${MAX_EXPRESSION_LENGTH} characters.`],
     });
   }
+  const { compile } = await loadCel();
   let program: Program;
   try {
-    program = plan(env, parse(expression));
+    program = compile(expression);
   } catch (err) {
     throw validationError("PX0002Syntax", {
       expression: [`Invalid CEL expression: ${(err as Error).message}`],
@@ -102,7 +119,8 @@ export async function evaluateExpression(
   expression: string,
   request: PolicyRequest,
 ): Promise<boolean> {
-  const program = compileExpression(expression);
+  const program = await compileExpression(expression);
+  const { isError } = await loadCel();
   const activation = {
     request: {
       user: await celUser(db, request.user),
@@ -115,7 +133,7 @@ export async function evaluateExpression(
     },
   };
   const result = program(activation as never);
-  if (isCelError(result)) throw new Error(`expression failed: ${result.message}`);
+  if (isError(result)) throw new Error(`expression failed: ${result.message}`);
   if (typeof result !== "boolean") throw new Error(`expression must return a boolean, got ${typeof result}`);
   return result;
 }
@@ -127,8 +145,8 @@ export const expressionPolicy: PolicyKind = {
   component: "ak-policy-expression-form",
   config: t.Object({ expression: t.String({ minLength: 1, maxLength: MAX_EXPRESSION_LENGTH }) }),
   defaults: { expression: "true" },
-  validate(config) {
-    if (typeof config.expression === "string") compileExpression(config.expression);
+  async validate(config) {
+    if (typeof config.expression === "string") await compileExpression(config.expression);
   },
   async evaluate(ctx, config, request) {
     const passing = await evaluateExpression(ctx.store.db, String(config.expression), request);

@@ -3,20 +3,24 @@
  * place of authentik's online HaveIBeenPwned check) and zxcvbn strength, on the prompt's password field.
  */
 import { Type as t } from "@sinclair/typebox";
-import { ZxcvbnFactory } from "@zxcvbn-ts/core";
-import * as common from "@zxcvbn-ts/language-common";
+import type { ZxcvbnFactory } from "@zxcvbn-ts/core";
 import type { PolicyKind, PolicyRequest } from "./types.ts";
 
 const DEFAULT_SYMBOLS = "!\\\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~ ";
-let zxcvbn: ZxcvbnFactory | undefined;
+/** zxcvbn and its dictionaries are loaded on first use, so a core that never checks a password skips them. */
+let zxcvbn: Promise<ZxcvbnFactory> | undefined;
 const strength = () => {
-  zxcvbn ??= new ZxcvbnFactory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs });
+  zxcvbn ??= (async () => {
+    const { ZxcvbnFactory } = await import("@zxcvbn-ts/core");
+    const common = await import("@zxcvbn-ts/language-common");
+    return new ZxcvbnFactory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs });
+  })();
   return zxcvbn;
 };
 
 /** True when the whole password is one entry of the bundled common-password list. */
-export function isCommonPassword(password: string): boolean {
-  const result = strength().check(password.slice(0, 256));
+export async function isCommonPassword(password: string): Promise<boolean> {
+  const result = (await strength()).check(password.slice(0, 256));
   return result.sequence.some(
     (m) =>
       m.pattern === "dictionary" &&
@@ -26,8 +30,8 @@ export function isCommonPassword(password: string): boolean {
   );
 }
 
-export function passwordScore(password: string): number {
-  return strength().check(password.slice(0, 256)).score;
+export async function passwordScore(password: string): Promise<number> {
+  return (await strength()).check(password.slice(0, 256)).score;
 }
 
 function passwordFrom(request: PolicyRequest, field: string): string | undefined {
@@ -86,10 +90,10 @@ export const passwordPolicy: PolicyKind = {
         [...password].filter((ch) => symbols.includes(ch)).length >= Number(c.amount_symbols ?? 0);
       if (!ok) messages.push(String(c.error_message || "Password does not match the password policy."));
     }
-    if (c.check_have_i_been_pwned && isCommonPassword(password)) {
+    if (c.check_have_i_been_pwned && (await isCommonPassword(password))) {
       messages.push("This password is one of the most common passwords. Choose another.");
     }
-    if (c.check_zxcvbn && passwordScore(password) <= Number(c.zxcvbn_score_threshold ?? 2)) {
+    if (c.check_zxcvbn && (await passwordScore(password)) <= Number(c.zxcvbn_score_threshold ?? 2)) {
       messages.push("This password is too easy to guess.");
     }
     return { passing: messages.length === 0, messages };

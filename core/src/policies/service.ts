@@ -118,7 +118,7 @@ export async function createPolicy(
 ): Promise<PolicyRow> {
   const { name, execution_logging, ...config } = input;
   await checkName(db, name as string);
-  kind.validate?.(config);
+  await kind.validate?.(config);
   return db
     .insertInto("policies")
     .values({
@@ -142,7 +142,7 @@ export async function updatePolicy(
   const current = await getPolicy(db, uuid, kind);
   const { name, execution_logging, ...config } = input;
   if (name !== undefined) await checkName(db, name as string, uuid);
-  kind.validate?.(config);
+  await kind.validate?.(config);
   return db
     .updateTable("policies")
     .set({

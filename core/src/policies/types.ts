@@ -24,6 +24,6 @@ export interface PolicyKind {
   config: TObject;
   defaults: Record<string, unknown>;
   /** Rejects settings that parse but cannot work (e.g. an expression that does not compile). */
-  validate?(config: Record<string, unknown>): void;
+  validate?(config: Record<string, unknown>): void | Promise<void>;
   evaluate(ctx: CoreContext, config: Record<string, unknown>, request: PolicyRequest): Promise<PolicyResult>;
 }

@@ -42,9 +42,22 @@ export interface UserOut extends PartialUserOut {
   last_updated: string;
 }
 
+const uids = new Map<string, string>();
+const avatars = new Map<string, string>();
+/** Memoised values are pure functions of their key; the maps are bounded by dropping the oldest. */
+function remember(map: Map<string, string>, key: string, make: () => string): string {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    if (map.size >= 20_000) map.delete(map.keys().next().value as string);
+    map.set(key, value);
+  }
+  return value;
+}
+
 /** authentik's uid: a stable hash of the installation id and the user's pk. */
 export function userUid(installId: string, id: number): string {
-  return sha256Hex(`${installId}-${id}`);
+  return remember(uids, `${installId}-${id}`, () => sha256Hex(`${installId}-${id}`));
 }
 
 export function partialGroup(g: GroupRow): PartialGroupOut {
@@ -106,6 +119,10 @@ export async function serializeUser(db: Db, installId: string, row: UserRow): Pr
 
 /** An SVG data URI with the user's initials; no request leaves the server to draw an avatar. */
 export function initialsAvatar(name: string): string {
+  return remember(avatars, name, () => drawInitials(name));
+}
+
+function drawInitials(name: string): string {
   const initials =
     name
       .split(/\s+/)

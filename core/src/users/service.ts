@@ -4,7 +4,7 @@ import { type FieldErrors, notFound, validationError } from "../../../shared/err
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
 import { boolParam, intListParam, listParam, orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
-import { groupIdsByUuid } from "../groups/membership.ts";
+import { groupIdsByUuid, superuserGroupIds } from "../groups/membership.ts";
 import { asJson } from "../store/codec.ts";
 import { containsText } from "../store/search.ts";
 import type { UserRequest, UserType } from "./model.ts";
@@ -109,13 +109,11 @@ export async function listUsers(
 
   const isSuperuser = boolParam(params, "is_superuser");
   if (isSuperuser !== undefined) {
-    const superusers = sql<number>`(
-      with recursive reach(user_id, group_id) as (
-        select user_id, group_id from group_members
-        union
-        select reach.user_id, p.parent_id from reach join group_parents p on p.group_id = reach.group_id
-      )
-      select reach.user_id from reach join groups g on g.num_pk = reach.group_id where g.is_superuser = ${sql.lit(true)})`;
+    const groups = await superuserGroupIds(ctx.store.db);
+    const superusers = ctx.store.db
+      .selectFrom("group_members")
+      .select("user_id")
+      .where("group_id", "in", groups.length > 0 ? groups : [-1]);
     q = q.where("users.id", isSuperuser ? "in" : "not in", superusers);
   }
 
