@@ -58,7 +58,9 @@ export async function openMigratedStore(config: CoreConfig, log: Logger): Promis
 export async function createCore(config: CoreConfig, log: Logger, clock: Clock = systemClock): Promise<Core> {
   const store = await openMigratedStore(config, log);
   const secrets = await loadInstallSecrets(store, config, log);
-  const ctx: CoreContext = { store, config, log, clock, signals: new Signals(), ...secrets };
+  const signals = new Signals();
+  if (store.pubsub) await signals.relay(store.pubsub);
+  const ctx: CoreContext = { store, config, log, clock, signals, ...secrets };
   const result = await bootstrap(ctx);
   await applyFileBlueprints(ctx, blueprintDirs(config.blueprints_dir));
   const metrics = createMetrics(store, config["postgresql.pool_max"]);
@@ -72,6 +74,7 @@ export async function createCore(config: CoreConfig, log: Logger, clock: Clock =
     bootstrap: result,
     close: async () => {
       hub.stop();
+      await signals.close();
       await store.close();
     },
   };

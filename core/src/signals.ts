@@ -1,8 +1,10 @@
 /**
- * In-process signals between parts of the core: an outpost's configuration changed, a session ended.
- * With PostgreSQL, several replicas will relay these through LISTEN/NOTIFY (not yet: each replica
- * signals its own connected outposts, and outposts also refresh on their interval).
+ * Signals between parts of the core: an outpost's configuration changed, a session ended. On
+ * PostgreSQL they also travel between replicas through LISTEN/NOTIFY, so an outpost connected to one
+ * replica hears about a change made through another; on SQLite there is only the one process.
  */
+import type { PubSub } from "./store/index.ts";
+
 export type Signal =
   | { kind: "outpost_changed"; outpost: string }
   | { kind: "all_outposts_changed" }
@@ -10,8 +12,13 @@ export type Signal =
 
 export type Listener = (signal: Signal) => void;
 
+export const SIGNAL_CHANNEL = "gatehouse_signals";
+
 export class Signals {
   private listeners = new Set<Listener>();
+  private readonly origin = crypto.randomUUID();
+  private pubsub: PubSub | undefined;
+  private stopRelay: (() => Promise<void>) | undefined;
 
   on(listener: Listener): () => void {
     this.listeners.add(listener);
@@ -19,6 +26,32 @@ export class Signals {
   }
 
   emit(signal: Signal): void {
+    this.deliver(signal);
+    // Other replicas hear it through the store; this one already has.
+    void this.pubsub
+      ?.publish(SIGNAL_CHANNEL, JSON.stringify({ origin: this.origin, signal }))
+      .catch(() => {});
+  }
+
+  /** Joins the replicas' channel; signals from other replicas are delivered here too. */
+  async relay(pubsub: PubSub): Promise<void> {
+    this.pubsub = pubsub;
+    this.stopRelay = await pubsub.subscribe(SIGNAL_CHANNEL, (payload) => {
+      try {
+        const message = JSON.parse(payload) as { origin?: string; signal?: Signal };
+        if (message.origin !== this.origin && message.signal) this.deliver(message.signal);
+      } catch {
+        // A payload that is not ours is ignored.
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.pubsub = undefined;
+    await this.stopRelay?.();
+  }
+
+  private deliver(signal: Signal): void {
     for (const listener of this.listeners) {
       try {
         listener(signal);

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createCore } from "../../core/src/core.ts";
 import { startServer } from "../../core/src/http/server.ts";
+import { postgresTestUrl } from "../../core/src/store/testing.ts";
 import { memoryLogger } from "../../shared/log.ts";
 import { ADMIN_TOKEN, backendNames, startTestCore, type TestCore } from "../support/core.ts";
+import { FlowClient } from "../support/flow-client.ts";
 
 /** A control-channel client the way authentik's outposts open one. */
 function connect(base: string, outpost: string, token: string, instance = crypto.randomUUID()) {
@@ -179,6 +182,21 @@ for (const backend of backendNames()) {
       expect((await fetch(`${base}/-/health/live/`)).status).toBe(204);
     });
 
+    test("ending a browser session sends SESSION_END with the session's hash", async () => {
+      const { outpost, key } = await createOutpost("proxy-sessions");
+      const c = connect(base, outpost.pk, key);
+      await c.opened;
+      const browser = new FlowClient((r) => t.core.app.handle(r));
+      expect(
+        (await browser.login("default-authentication-flow", "akadmin", "akadmin-password")).component,
+      ).toBe("xak-flow-redirect");
+      const signOut = await browser.get("default-invalidation-flow");
+      expect(signOut.component).toBe("xak-flow-redirect");
+      const frame = await c.waitFor(4);
+      expect(frame.args.session_id).toMatch(/^[0-9a-f]{64}$/);
+      c.ws.close();
+    });
+
     test("deleting an outpost revokes its token at once", async () => {
       const { outpost, key } = await createOutpost("ldap-gone");
       expect((await t.api("DELETE", `/api/v3/outposts/instances/${outpost.pk}/`)).status).toBe(204);
@@ -186,3 +204,35 @@ for (const backend of backendNames()) {
     });
   });
 }
+
+describe.skipIf(!postgresTestUrl)("outpost signals across core replicas on postgres", () => {
+  test("a change made through one replica reaches an outpost connected to another", async () => {
+    const a = await startTestCore("postgres");
+    const b = await createCore(a.config, memoryLogger("warn"));
+    const server = startServer(a.core, memoryLogger("warn"), "127.0.0.1:0");
+    try {
+      const created = await a.api("POST", "/api/v3/outposts/instances/", {
+        body: { name: "replicated", type: "ldap", providers: [], config: {} },
+      });
+      const key = (await a.api("GET", `/api/v3/core/tokens/ak-outpost-${created.body.pk}-api/view_key/`)).body
+        .key as string;
+      const c = connect(`http://127.0.0.1:${server.server.port}`, created.body.pk, key);
+      await c.opened;
+      // Through replica B, which the outpost is not connected to.
+      const res = await b.app.handle(
+        new Request(`http://localhost/api/v3/outposts/instances/${created.body.pk}/`, {
+          method: "PATCH",
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+          body: JSON.stringify({ config: { log_level: "warn" } }),
+        }),
+      );
+      expect(res.status).toBe(200);
+      expect(await c.waitFor(2)).toEqual({ instruction: 2, args: {} });
+      c.ws.close();
+    } finally {
+      await server.stop();
+      await b.close();
+      await a.stop();
+    }
+  });
+});

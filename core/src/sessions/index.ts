@@ -13,6 +13,7 @@ import type { Actor } from "../auth/actor.ts";
 import { requireSuperuser } from "../auth/actor.ts";
 import { type CoreContext, inTransaction } from "../context.ts";
 import { toIso } from "../store/codec.ts";
+import { endSessions } from "./service.ts";
 
 type SessionRow = {
   uuid: string;
@@ -129,7 +130,7 @@ export function sessionsController(ctx: CoreContext) {
       async ({ actor, meta, params }) => {
         const row = await find(actor, params.uuid);
         await inTransaction(ctx, async (trx) => {
-          await trx.deleteFrom("sessions").where("uuid", "=", row.uuid).execute();
+          await endSessions(ctx, trx, { uuid: row.uuid });
           await audit(ctx, trx, actor, meta, "logout", { session: row.uuid, user: row.user_id });
         });
         return noContent();

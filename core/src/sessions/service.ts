@@ -36,15 +36,20 @@ export async function createSession(
   return { id, uuid, expires };
 }
 
-export async function revokeSession(db: Db, uuid: string): Promise<boolean> {
-  const result = await db.deleteFrom("sessions").where("uuid", "=", uuid).executeTakeFirst();
-  return Number(result.numDeletedRows) > 0;
-}
+export type SessionSelector = { uuid: string } | { userIds: number[] } | { hash: string };
 
-/** Ends every session of a user ("sign out everywhere", and after a password change by an admin). */
-export async function revokeUserSessions(db: Db, userId: number): Promise<number> {
-  const result = await db.deleteFrom("sessions").where("user_id", "=", userId).executeTakeFirst();
-  return Number(result.numDeletedRows);
+/**
+ * Ends sessions and tells the outposts (SESSION_END with the session's hash), so proxy sessions tied to
+ * them end too. Returns how many ended.
+ */
+export async function endSessions(ctx: CoreContext, db: Db, which: SessionSelector): Promise<number> {
+  let q = db.deleteFrom("sessions");
+  if ("uuid" in which) q = q.where("uuid", "=", which.uuid);
+  else if ("hash" in which) q = q.where("session_hash", "=", which.hash);
+  else q = q.where("user_id", "in", which.userIds.length > 0 ? which.userIds : [-1]);
+  const ended = await q.returning("session_hash").execute();
+  for (const row of ended) ctx.signals.emit({ kind: "session_ended", session: row.session_hash });
+  return ended.length;
 }
 
 export async function deleteExpiredSessions(ctx: CoreContext): Promise<number> {

@@ -5,7 +5,7 @@
 import { Type as t } from "@sinclair/typebox";
 import { recordEvent } from "../events/service.ts";
 import { isTimedelta, parseTimedelta } from "../flows/timedelta.ts";
-import { createSession, revokeUserSessions } from "../sessions/service.ts";
+import { createSession, endSessions } from "../sessions/service.ts";
 import { toBool } from "../store/codec.ts";
 import { avatarOf } from "./identification.ts";
 import { adjustReputation } from "./login-outcome.ts";
@@ -69,7 +69,7 @@ async function login(run: StageRun, rememberMe: boolean): Promise<Outcome> {
     duration + offset > 0 ? duration + offset : ctx.config["sessions.duration_hours"] * 3600;
   const now = ctx.clock();
   const session = await ctx.store.db.transaction().execute(async (trx) => {
-    if (config.terminate_other_sessions) await revokeUserSessions(trx, user.id);
+    if (config.terminate_other_sessions) await endSessions(ctx, trx, { userIds: [user.id] });
     const created = await createSession(ctx, trx, user.id, run.http, lifetimeSeconds * 1000);
     await trx.updateTable("users").set({ last_login: now.toISOString() }).where("id", "=", user.id).execute();
     await recordEvent(ctx, trx, {

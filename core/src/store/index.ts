@@ -23,6 +23,14 @@ export interface Store {
   readonly ilike: "like" | "ilike";
   ping(): Promise<boolean>;
   close(): Promise<void>;
+  /** Messages between core replicas (PostgreSQL LISTEN/NOTIFY); absent on SQLite, where one process is all. */
+  readonly pubsub?: PubSub;
+}
+
+export interface PubSub {
+  publish(channel: string, payload: string): Promise<void>;
+  /** Resolves once listening; the returned function stops. */
+  subscribe(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
 }
 
 export type StoreOptions =
@@ -106,6 +114,15 @@ function openPostgres(options: Extract<StoreOptions, { kind: "postgres" }>): Sto
       }
     },
     close: () => db.destroy(),
+    pubsub: {
+      publish: async (channel, payload) => {
+        await client.notify(channel, payload);
+      },
+      subscribe: async (channel, onMessage) => {
+        const { unlisten } = await client.listen(channel, onMessage);
+        return unlisten;
+      },
+    },
   };
 }
 

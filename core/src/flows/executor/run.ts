@@ -8,6 +8,7 @@ import { randomSecret, sha256Hex } from "../../../../shared/crypto.ts";
 import type { CoreContext } from "../../context.ts";
 import { recordEventSafely } from "../../events/service.ts";
 import { evaluateTarget, type PolicyEngineMode } from "../../policies/engine.ts";
+import { endSessions } from "../../sessions/service.ts";
 import { stageKind } from "../../stages/kinds.ts";
 import type {
   Challenge,
@@ -181,11 +182,10 @@ class FlowRun {
     const db = this.ctx.store.db;
     if (changes.logout || changes.login) {
       await deletePlan(db, this.sessionId, this.req.flow.slug);
-      if (changes.logout)
-        await db.deleteFrom("sessions").where("session_hash", "=", sha256Hex(this.sessionId)).execute();
+      if (changes.logout) await endSessions(this.ctx, db, { hash: sha256Hex(this.sessionId) });
     }
     if (changes.login) {
-      await db.deleteFrom("sessions").where("session_hash", "=", sha256Hex(this.sessionId)).execute();
+      await endSessions(this.ctx, db, { hash: sha256Hex(this.sessionId) });
       this.sessionId = changes.login.id;
       this.changed = true;
       if (changes.login.persistent) this.persistentFor = changes.login.maxAgeSeconds;
