@@ -11,7 +11,7 @@ import { type PageRequest, type Paginated, pageRequest, paginate } from "../api/
 import { listParam, orderingParam } from "../api/query.ts";
 import { eventUser, requireSuperuser } from "../auth/actor.ts";
 import type { CoreContext } from "../context.ts";
-import { containsText, jsonText } from "../store/search.ts";
+import { containsJsonText, containsText, jsonText } from "../store/search.ts";
 import { EVENT_ACTIONS, isEventAction } from "./actions.ts";
 import { type EventOut, recordEvent, serializeEvent } from "./service.ts";
 
@@ -59,8 +59,8 @@ async function listEvents(
         containsText(kind, "action", search),
         containsText(kind, "app", search),
         containsText(kind, "client_ip", search),
-        containsText(kind, "user", search),
-        containsText(kind, "context", search),
+        containsJsonText(kind, "user", search),
+        containsJsonText(kind, "context", search),
       ]),
     );
   }

@@ -61,7 +61,7 @@ export async function superuserIds(db: Db, userIds: number[]): Promise<Set<numbe
 export async function descendantIds(db: Db, groupId: number): Promise<Set<number>> {
   const result = await sql<{ id: number }>`
     with recursive below(id) as (
-      select ${groupId}
+      select cast(${groupId} as integer)
       union
       select p.group_id from group_parents p join below on p.parent_id = below.id
     )

@@ -8,6 +8,12 @@ export function containsText(kind: StoreKind, column: string, term: string): Raw
   return sql<boolean>`${sql.ref(column)} ${op} ${likePattern(term)} escape '\\'`;
 }
 
+/** The same over a JSON column's text (jsonb has no LIKE on PostgreSQL; SQLite keeps JSON as text). */
+export function containsJsonText(kind: StoreKind, column: string, term: string): RawBuilder<boolean> {
+  if (kind === "sqlite") return containsText(kind, column, term);
+  return sql<boolean>`cast(${sql.ref(column)} as text) ilike ${likePattern(term)} escape '\\'`;
+}
+
 /** The text value of a top-level key of a JSON column. */
 export function jsonText(kind: StoreKind, column: string, key: string): RawBuilder<string> {
   if (!/^[a-z_]+$/.test(key)) throw new Error(`unsupported JSON key ${key}`);
