@@ -19,6 +19,7 @@ import type { CoreMetrics } from "../metrics.ts";
 import { outpostsController } from "../outposts/index.ts";
 import { policiesController } from "../policies/index.ts";
 import { promptsController } from "../prompts/index.ts";
+import { rbacController } from "../rbac/index.ts";
 import { sessionsController } from "../sessions/index.ts";
 import { setupPage } from "../setup/index.ts";
 import { stagesController } from "../stages/index.ts";
@@ -46,6 +47,7 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(promptsController(ctx))
     .use(invitationsController(ctx))
     .use(outpostsController(ctx))
+    .use(rbacController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 
   return (

@@ -3,6 +3,7 @@ import { notFound, validationError } from "../../../shared/errors.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
 import { boolParam, intListParam, listParam, orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
+import { resolveRoles, rolesOf, setGroupRoles } from "../rbac/service.ts";
 import { asJson, fromJson, toBool } from "../store/codec.ts";
 import { containsText } from "../store/search.ts";
 import { type PartialUserOut, partialUser } from "../users/serialize.ts";
@@ -68,6 +69,7 @@ export async function serializeGroups(
 ): Promise<GroupOut[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.num_pk);
+  const roleMap = await rolesOf(db, "group_roles", ids);
   const [parentLinks, childLinks, members] = await Promise.all([
     db
       .selectFrom("group_parents as l")
@@ -116,8 +118,8 @@ export async function serializeGroups(
       users: u.map((x) => x.id),
       users_obj: include.users ? u.map(({ owner: _o, ...row }) => partialUser(ctx.installId, row)) : null,
       attributes: fromJson(g.attributes),
-      roles: [],
-      roles_obj: [],
+      roles: (roleMap.get(g.num_pk) ?? []).map((r) => r.role_uuid),
+      roles_obj: (roleMap.get(g.num_pk) ?? []).map((r) => ({ pk: r.role_uuid, name: r.name })),
       inherited_roles_obj: null,
       children: c.map((x) => x.group_uuid),
       children_obj: include.children ? c.map(related) : null,
@@ -217,14 +219,6 @@ async function resolveUsers(db: Db, ids: number[]): Promise<number[]> {
   return unique;
 }
 
-function rejectRoles(roles: string[] | undefined): void {
-  if (roles && roles.length > 0) {
-    throw validationError("GR0006UnknownRole", {
-      roles: roles.map((r) => `Invalid pk "${r}" - object does not exist.`),
-    });
-  }
-}
-
 async function replaceLinks(db: Db, groupId: number, parents?: number[], users?: number[]): Promise<void> {
   if (parents !== undefined) {
     await db.deleteFrom("group_parents").where("group_id", "=", groupId).execute();
@@ -247,8 +241,8 @@ async function replaceLinks(db: Db, groupId: number, parents?: number[], users?:
 }
 
 export async function createGroup(db: Db, input: GroupRequest): Promise<GroupRow> {
-  rejectRoles(input.roles);
   await checkName(db, input.name);
+  const roles = await resolveRoles(db, "roles", input.roles);
   const parents = input.parents ? await resolveParents(db, input.parents) : undefined;
   const users = input.users ? await resolveUsers(db, input.users) : undefined;
   const row = await db
@@ -262,12 +256,13 @@ export async function createGroup(db: Db, input: GroupRequest): Promise<GroupRow
     .returningAll()
     .executeTakeFirstOrThrow();
   await replaceLinks(db, row.num_pk, parents, users);
+  if (roles) await setGroupRoles(db, row.num_pk, roles);
   return row;
 }
 
 export async function updateGroup(db: Db, uuid: string, input: Partial<GroupRequest>): Promise<GroupRow> {
-  rejectRoles(input.roles);
   const current = await getGroup(db, uuid);
+  const roles = await resolveRoles(db, "roles", input.roles);
   if (input.name !== undefined) await checkName(db, input.name, current.num_pk);
   const parents = input.parents ? await resolveParents(db, input.parents, current.num_pk) : undefined;
   const users = input.users ? await resolveUsers(db, input.users) : undefined;
@@ -286,6 +281,7 @@ export async function updateGroup(db: Db, uuid: string, input: Partial<GroupRequ
           .executeTakeFirstOrThrow()
       : current;
   await replaceLinks(db, row.num_pk, parents, users);
+  if (roles) await setGroupRoles(db, row.num_pk, roles);
   return row;
 }
 

@@ -284,6 +284,30 @@ export interface OutpostStatesTable {
   args: Json;
 }
 
+export interface RolesTable {
+  role_uuid: string;
+  name: string;
+  managed: string | null;
+}
+
+export interface RoleUsersTable {
+  role: string;
+  user_id: number;
+}
+
+export interface GroupRolesTable {
+  group_id: number;
+  role: string;
+}
+
+export interface RolePermissionsTable {
+  id: Generated<number>;
+  role: string;
+  permission: string;
+  model: string | null;
+  object_pk: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -312,4 +336,8 @@ export interface Database {
   outposts: OutpostsTable;
   outpost_providers: OutpostProvidersTable;
   outpost_states: OutpostStatesTable;
+  roles: RolesTable;
+  role_users: RoleUsersTable;
+  group_roles: GroupRolesTable;
+  role_permissions: RolePermissionsTable;
 }

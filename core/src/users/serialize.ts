@@ -3,6 +3,7 @@ import type { Selectable } from "kysely";
 import { sha256Hex } from "../../../shared/crypto.ts";
 import type { Db } from "../context.ts";
 import { type GroupRow, groupsOfUsers, superuserIds } from "../groups/membership.ts";
+import { rolesOf } from "../rbac/service.ts";
 import { fromJson, toBool, toIso, toIsoOrNull } from "../store/codec.ts";
 import type { UsersTable } from "../store/database.ts";
 
@@ -91,7 +92,11 @@ export async function serializeUsers(
 ): Promise<UserOut[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const [groups, superusers] = await Promise.all([groupsOfUsers(db, ids), superuserIds(db, ids)]);
+  const [groups, superusers, roles] = await Promise.all([
+    groupsOfUsers(db, ids),
+    superuserIds(db, ids),
+    rolesOf(db, "role_users", ids),
+  ]);
   return rows.map((row) => {
     const own = groups.get(row.id) ?? [];
     return {
@@ -100,8 +105,8 @@ export async function serializeUsers(
       is_superuser: superusers.has(row.id),
       groups: own.map((g) => g.group_uuid),
       groups_obj: options.includeGroups === false ? null : own.map(partialGroup),
-      roles: [],
-      roles_obj: [],
+      roles: (roles.get(row.id) ?? []).map((r) => r.role_uuid),
+      roles_obj: (roles.get(row.id) ?? []).map((r) => ({ pk: r.role_uuid, name: r.name })),
       avatar: initialsAvatar(row.name || row.username),
       path: row.path,
       type: row.type,
@@ -160,6 +165,7 @@ export async function userSelfOf(
   superuser: boolean,
 ): Promise<UserSelfOut> {
   const groups = (await groupsOfUsers(db, [row.id])).get(row.id) ?? [];
+  const roles = (await rolesOf(db, "role_users", [row.id])).get(row.id) ?? [];
   const attributes = fromJson<Record<string, unknown>>(row.attributes);
   return {
     pk: row.id,
@@ -168,7 +174,7 @@ export async function userSelfOf(
     is_active: toBool(row.is_active),
     is_superuser: superuser,
     groups: groups.map((g) => ({ name: g.name, pk: g.group_uuid })),
-    roles: [],
+    roles: roles.map((r) => ({ name: r.name, pk: r.role_uuid })),
     email: row.email,
     avatar: initialsAvatar(row.name || row.username),
     uid: userUid(installId, row.id),

@@ -1,10 +1,11 @@
 /** Users: list with authentik's filters, create, update, delete, passwords and service accounts. */
 import { sql } from "kysely";
-import { type FieldErrors, notFound, validationError } from "../../../shared/errors.ts";
+import { notFound, validationError } from "../../../shared/errors.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
 import { boolParam, intListParam, listParam, orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { groupIdsByUuid, superuserGroupIds } from "../groups/membership.ts";
+import { resolveRoles, setUserRoles } from "../rbac/service.ts";
 import { asJson } from "../store/codec.ts";
 import { containsText } from "../store/search.ts";
 import type { UserRequest, UserType } from "./model.ts";
@@ -152,13 +153,6 @@ async function resolveGroups(db: Db, uuids: string[] | undefined): Promise<numbe
   return ids;
 }
 
-function rejectRoles(roles: string[] | undefined): void {
-  if (roles && roles.length > 0) {
-    const fields: FieldErrors = { roles: roles.map((r) => `Invalid pk "${r}" - object does not exist.`) };
-    throw validationError("US0005UnknownRole", fields);
-  }
-}
-
 export async function setUserGroups(db: Db, userId: number, groupIds: number[]): Promise<void> {
   await db.deleteFrom("group_members").where("user_id", "=", userId).execute();
   if (groupIds.length > 0) {
@@ -175,9 +169,9 @@ export interface CreateUserInput extends UserRequest {
 }
 
 export async function createUser(ctx: CoreContext, db: Db, input: CreateUserInput): Promise<UserRow> {
-  rejectRoles(input.roles);
   await checkUnique(db, input.username);
   const groupIds = await resolveGroups(db, input.groups);
+  const roles = await resolveRoles(db, "roles", input.roles);
   const now = ctx.clock().toISOString();
   const row = await db
     .insertInto("users")
@@ -199,6 +193,7 @@ export async function createUser(ctx: CoreContext, db: Db, input: CreateUserInpu
     .returningAll()
     .executeTakeFirstOrThrow();
   if (groupIds) await setUserGroups(db, row.id, groupIds);
+  if (roles) await setUserRoles(db, row.id, roles);
   return row;
 }
 
@@ -208,10 +203,10 @@ export async function updateUser(
   id: number,
   input: Partial<UserRequest>,
 ): Promise<UserRow> {
-  rejectRoles(input.roles);
   await getUser(db, id);
   if (input.username !== undefined) await checkUnique(db, input.username, id);
   const groupIds = await resolveGroups(db, input.groups);
+  const roles = await resolveRoles(db, "roles", input.roles);
   const row = await db
     .updateTable("users")
     .set({
@@ -229,6 +224,7 @@ export async function updateUser(
     .returningAll()
     .executeTakeFirstOrThrow();
   if (groupIds) await setUserGroups(db, id, groupIds);
+  if (roles) await setUserRoles(db, id, roles);
   return row;
 }
 
