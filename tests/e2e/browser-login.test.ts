@@ -52,11 +52,17 @@ describe.skipIf(!run)("browser login in Chromium", () => {
   }
 
   test("akadmin signs in with a password and lands on the user page", async () => {
+    await t.api("POST", "/api/v3/core/applications/", {
+      body: { name: "Team Wiki", slug: "team-wiki", meta_launch_url: "https://wiki.example.test/" },
+    });
     const page = await browser.newPage();
     await signIn(page, "akadmin", "akadmin-password");
     await page.waitForURL(`${base}/if/user/`);
     await expect(page.getByTestId("username").textContent()).resolves.toBe("akadmin");
     expect(await page.title()).toBe("Gatehouse");
+    await expect(page.getByRole("link", { name: "Team Wiki" }).getAttribute("href")).resolves.toBe(
+      "https://wiki.example.test/",
+    );
     await page.close();
   }, 60_000);
 

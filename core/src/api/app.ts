@@ -5,6 +5,7 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import { VERSION } from "../../../shared/version.ts";
+import { applicationsController } from "../applications/index.ts";
 import { authenticatorsController } from "../authenticators/index.ts";
 import { blueprintsController } from "../blueprints/index.ts";
 import { blueprintDirs } from "../blueprints/instances.ts";
@@ -48,6 +49,7 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(invitationsController(ctx))
     .use(outpostsController(ctx))
     .use(rbacController(ctx))
+    .use(applicationsController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 
   return (

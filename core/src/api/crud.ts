@@ -21,8 +21,13 @@ export interface CrudSpec<Row, S extends TObject> {
   operation: string;
   schema: S;
   readOnly: readonly string[];
-  list(ctx: CoreContext, params: URLSearchParams, page: PageRequest): Promise<Paginated<unknown>>;
-  get(db: Db, key: string): Promise<Row>;
+  list(
+    ctx: CoreContext,
+    params: URLSearchParams,
+    page: PageRequest,
+    actor: Actor,
+  ): Promise<Paginated<unknown>>;
+  get(db: Db, key: string, actor?: Actor): Promise<Row>;
   create(db: Db, input: Static<S>, actor: Actor): Promise<Row>;
   update(db: Db, key: string, input: Partial<Static<S>>): Promise<Row>;
   remove(db: Db, key: string): Promise<Row>;
@@ -30,6 +35,8 @@ export interface CrudSpec<Row, S extends TObject> {
   model(row: Row): { name: string; pk: string | number; label: string };
   /** Turns the path segment into a key, or throws 404; uuids by default. */
   key?: (raw: string) => string;
+  /** List and retrieve are open to every signed-in user (list and get then narrow by `actor`). */
+  readableByAll?: boolean;
 }
 
 export function uuidKey(raw: string): string {
@@ -55,10 +62,15 @@ export function crudRoutes<Row, S extends TObject>(ctx: CoreContext, spec: CrudS
     const input = parseBody(spec.schema, req.body, { readOnly: spec.readOnly, partial });
     return write(req.actor, req.meta, "model_updated", (db) => spec.update(db, keyOf(req.key), input));
   };
+  const readable = (actor: Actor) => {
+    if (!spec.readableByAll) requireSuperuser(actor);
+  };
   return new Elysia({ prefix: spec.prefix })
     .use(authenticated(ctx))
-    .onBeforeHandle(({ actor }) => requireSuperuser(actor))
-    .get("/", ({ search }) => spec.list(ctx, search, pageRequest(search)), op("list"))
+    .onBeforeHandle(({ actor, request }) =>
+      request.method === "GET" ? readable(actor) : requireSuperuser(actor),
+    )
+    .get("/", ({ actor, search }) => spec.list(ctx, search, pageRequest(search), actor), op("list"))
     .post(
       "/",
       async ({ actor, meta, body, set }) => {
@@ -71,7 +83,8 @@ export function crudRoutes<Row, S extends TObject>(ctx: CoreContext, spec: CrudS
     )
     .get(
       "/:key/",
-      async ({ params }) => spec.serialize(ctx.store.db, await spec.get(ctx.store.db, keyOf(params.key))),
+      async ({ actor, params }) =>
+        spec.serialize(ctx.store.db, await spec.get(ctx.store.db, keyOf(params.key), actor)),
       op("retrieve"),
     )
     .put(

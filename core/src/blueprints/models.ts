@@ -5,6 +5,12 @@
 import type { TObject } from "@sinclair/typebox";
 import { validationError } from "../../../shared/errors.ts";
 import { parseBody } from "../api/body.ts";
+import {
+  ApplicationRequest,
+  createApplication,
+  deleteApplication,
+  updateApplication,
+} from "../applications/service.ts";
 import { BrandRequest } from "../brands/model.ts";
 import { createBrand, deleteBrand, updateBrand } from "../brands/service.ts";
 import type { CoreContext, Db } from "../context.ts";
@@ -210,6 +216,28 @@ handlers.set("authentik_stages_invitation.invitation", {
   update: async (_ctx, db, pk, attrs) =>
     void (await updateInvitation(db, String(pk), body(InvitationRequest, attrs, true))),
   remove: async (_ctx, db, pk) => void (await deleteInvitation(db, String(pk))),
+});
+
+handlers.set("authentik_core.application", {
+  find: finder("applications", "app_uuid", { slug: "slug", name: "name" }),
+  create: async (_ctx, db, values) =>
+    (await createApplication(db, body(ApplicationRequest, values, false))).app_uuid,
+  async update(_ctx, db, pk, attrs) {
+    const row = await db
+      .selectFrom("applications")
+      .select("slug")
+      .where("app_uuid", "=", String(pk))
+      .executeTakeFirstOrThrow();
+    await updateApplication(db, row.slug, body(ApplicationRequest, attrs, true));
+  },
+  async remove(_ctx, db, pk) {
+    const row = await db
+      .selectFrom("applications")
+      .select("slug")
+      .where("app_uuid", "=", String(pk))
+      .executeTakeFirstOrThrow();
+    await deleteApplication(db, row.slug);
+  },
 });
 
 handlers.set("authentik_brands.brand", {

@@ -241,7 +241,7 @@ export async function getBinding(db: Db, uuid: string): Promise<PolicyBindingRow
   return row;
 }
 
-/** A binding target: a flow or a flow-stage binding (applications join in a later milestone). */
+/** A binding target: a flow, a flow-stage binding or an application. */
 async function targetExists(db: Db, uuid: string): Promise<boolean> {
   const flow = await db
     .selectFrom("flows")
@@ -249,6 +249,8 @@ async function targetExists(db: Db, uuid: string): Promise<boolean> {
     .where("flow_uuid", "=", uuid)
     .executeTakeFirst();
   if (flow) return true;
+  if (await db.selectFrom("applications").select("app_uuid").where("app_uuid", "=", uuid).executeTakeFirst())
+    return true;
   return Boolean(
     await db
       .selectFrom("flow_stage_bindings")

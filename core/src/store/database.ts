@@ -308,6 +308,25 @@ export interface RolePermissionsTable {
   object_pk: string | null;
 }
 
+export interface ApplicationsTable {
+  app_uuid: string;
+  name: string;
+  slug: string;
+  provider: number | null;
+  open_in_new_tab: Bool;
+  meta_launch_url: string;
+  meta_icon: string;
+  meta_description: string;
+  meta_publisher: string;
+  policy_engine_mode: string;
+  group: string;
+}
+
+export interface ApplicationBackchannelProvidersTable {
+  app_uuid: string;
+  provider: number;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -340,4 +359,6 @@ export interface Database {
   role_users: RoleUsersTable;
   group_roles: GroupRolesTable;
   role_permissions: RolePermissionsTable;
+  applications: ApplicationsTable;
+  application_backchannel_providers: ApplicationBackchannelProvidersTable;
 }

@@ -27,6 +27,13 @@ interface Session {
   last_used: string;
   user_agent: { user_agent: { family: string }; os: { family: string } };
 }
+interface App {
+  name: string;
+  slug: string;
+  launch_url: string | null;
+  meta_description: string;
+  open_in_new_tab: boolean;
+}
 interface Brand {
   branding_title: string;
   flow_authentication: string;
@@ -36,6 +43,7 @@ interface Brand {
 export class UserInterface extends LitElement {
   static override properties = {
     me: { state: true },
+    apps: { state: true },
     devices: { state: true },
     tokens: { state: true },
     sessions: { state: true },
@@ -46,6 +54,7 @@ export class UserInterface extends LitElement {
 
   // Reactive properties are declared, not initialised as class fields, so Lit's accessors stay in place.
   declare me: Me | undefined;
+  declare apps: App[];
   declare devices: Device[];
   declare tokens: Token[];
   declare sessions: Session[];
@@ -55,6 +64,7 @@ export class UserInterface extends LitElement {
 
   constructor() {
     super();
+    this.apps = [];
     this.devices = [];
     this.tokens = [];
     this.sessions = [];
@@ -81,6 +91,7 @@ export class UserInterface extends LitElement {
 
   private async refresh(): Promise<void> {
     try {
+      this.apps = (await getJson<{ results: App[] }>("/api/v3/core/applications/?page_size=1000")).results;
       this.devices = await getJson<Device[]>("/api/v3/authenticators/all/");
       this.tokens = (await getJson<{ results: Token[] }>("/api/v3/core/tokens/?intent=app_password")).results;
       this.sessions = (await getJson<{ results: Session[] }>("/api/v3/core/authenticated_sessions/")).results;
@@ -141,6 +152,18 @@ export class UserInterface extends LitElement {
       <p class="muted">Signed in as <strong data-testid="username">${me.user.username}</strong>${me.user.email ? ` (${me.user.email})` : ""}.
         <a href=${logout}>Sign out</a></p>
       ${this.failure ? html`<p class="error" role="alert">${this.failure}</p>` : nothing}
+
+      <section aria-labelledby="apps-heading"><h2 id="apps-heading">Applications</h2>
+        ${this.apps.length === 0 ? html`<p class="muted">No applications yet.</p>` : nothing}
+        <ul data-testid="applications">${this.apps.map(
+          (a) =>
+            html`<li>${
+              a.launch_url
+                ? html`<a href=${a.launch_url} target=${a.open_in_new_tab ? "_blank" : "_self"} rel="noopener">${a.name}</a>`
+                : a.name
+            }${a.meta_description ? html` <span class="muted">— ${a.meta_description}</span>` : nothing}</li>`,
+        )}</ul>
+      </section>
 
       <section aria-labelledby="mfa"><h2 id="mfa">Two-factor authentication</h2>
         ${this.devices.length === 0 ? html`<p class="muted">No devices yet.</p>` : nothing}
