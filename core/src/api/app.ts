@@ -20,6 +20,7 @@ import type { CoreMetrics } from "../metrics.ts";
 import { outpostsController } from "../outposts/index.ts";
 import { policiesController } from "../policies/index.ts";
 import { promptsController } from "../prompts/index.ts";
+import { ldapOutpostController, ldapProvidersController } from "../providers/ldap.ts";
 import { rbacController } from "../rbac/index.ts";
 import { sessionsController } from "../sessions/index.ts";
 import { setupPage } from "../setup/index.ts";
@@ -50,6 +51,8 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(outpostsController(ctx))
     .use(rbacController(ctx))
     .use(applicationsController(ctx))
+    .use(ldapProvidersController(ctx))
+    .use(ldapOutpostController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 
   return (

@@ -10,6 +10,7 @@ import { pageRequest } from "../api/pagination.ts";
 import type { RequestMeta } from "../api/request.ts";
 import { type Actor, requireSuperuser } from "../auth/actor.ts";
 import { type CoreContext, inTransaction } from "../context.ts";
+import { readsDirectory } from "../outposts/service.ts";
 import type { GroupRow } from "./membership.ts";
 import { GROUP_READ_ONLY, GroupRequest, UserAccountRequest } from "./model.ts";
 import {
@@ -77,8 +78,13 @@ export function groupsController(ctx: CoreContext) {
     .use(authenticated(ctx))
     .get(
       "/",
-      ({ actor, search }) =>
-        listGroups(ctx, search, pageRequest(search), actor.superuser ? {} : { memberId: actor.user.id }),
+      async ({ actor, search }) =>
+        listGroups(
+          ctx,
+          search,
+          pageRequest(search),
+          (await readsDirectory(ctx.store.db, actor)) ? {} : { memberId: actor.user.id },
+        ),
       doc("core", "core_groups_list", "PaginatedGroupList"),
     )
     .post(

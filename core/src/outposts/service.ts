@@ -240,3 +240,16 @@ export async function deleteOutpost(db: Db, uuid: string): Promise<OutpostRow> {
   if (row.user_id !== null) await db.deleteFrom("users").where("id", "=", row.user_id).execute();
   return row;
 }
+
+/**
+ * LDAP outposts read the whole directory (authentik gives their service accounts view_user and
+ * view_group); everyone else who is not a superuser sees only themselves.
+ */
+export async function readsDirectory(
+  db: Db,
+  actor: { superuser: boolean; user: { id: number } },
+): Promise<boolean> {
+  if (actor.superuser) return true;
+  const outpost = await outpostOfUser(db, actor.user.id);
+  return outpost?.type === "ldap";
+}

@@ -9,6 +9,7 @@ import { pageRequest } from "../api/pagination.ts";
 import type { RequestMeta } from "../api/request.ts";
 import { type Actor, requireSelfOrSuperuser, requireSuperuser } from "../auth/actor.ts";
 import { type CoreContext, inTransaction } from "../context.ts";
+import { readsDirectory } from "../outposts/service.ts";
 import { USER_READ_ONLY, UserPasswordSetRequest, UserRequest, UserServiceAccountRequest } from "./model.ts";
 import { serializeUser, userSelfOf } from "./serialize.ts";
 import {
@@ -52,8 +53,13 @@ export function usersController(ctx: CoreContext) {
     .use(authenticated(ctx))
     .get(
       "/",
-      ({ actor, search }) =>
-        listUsers(ctx, search, pageRequest(search), actor.superuser ? {} : { onlyUserId: actor.user.id }),
+      async ({ actor, search }) =>
+        listUsers(
+          ctx,
+          search,
+          pageRequest(search),
+          (await readsDirectory(ctx.store.db, actor)) ? {} : { onlyUserId: actor.user.id },
+        ),
       doc("core", "core_users_list", "PaginatedUserList"),
     )
     .post(

@@ -1,0 +1,352 @@
+/**
+ * The LDAP provider (/api/v3/providers/ldap/), and what an LDAP outpost reads (/api/v3/outposts/ldap/
+ * and its check_access). Changing a provider tells the outposts that serve it to refresh.
+ */
+import { type Static, Type as t } from "@sinclair/typebox";
+import { Elysia } from "elysia";
+import { forbidden, notFound, validationError } from "../../../shared/errors.ts";
+import { authenticated } from "../api/authenticated.ts";
+import { crudRoutes } from "../api/crud.ts";
+import { type PageRequest, type Paginated, pageRequest, paginate } from "../api/pagination.ts";
+import { orderingParam } from "../api/query.ts";
+import { checkApplicationAccess } from "../applications/service.ts";
+import type { Actor } from "../auth/actor.ts";
+import type { CoreContext, Db } from "../context.ts";
+import { outpostOfUser } from "../outposts/service.ts";
+import { hasPermission } from "../rbac/service.ts";
+import { asJson, fromJson } from "../store/codec.ts";
+import { containsText } from "../store/search.ts";
+import { assignedApplications, type ProviderRow, summarizeProviders } from "./base.ts";
+
+export const SEARCH_FULL_DIRECTORY = "authentik_providers_ldap.search_full_directory";
+const ACCESS_MODES = [t.Literal("direct"), t.Literal("cached")];
+
+export const LdapProviderRequest = t.Object({
+  name: t.String({ minLength: 1, maxLength: 300 }),
+  authentication_flow: t.Optional(t.Union([t.String({ format: "uuid" }), t.Null()])),
+  authorization_flow: t.String({ format: "uuid" }),
+  invalidation_flow: t.String({ format: "uuid" }),
+  property_mappings: t.Optional(t.Array(t.String({ format: "uuid" }), { maxItems: 0 })),
+  base_dn: t.Optional(
+    t.String({ minLength: 1, maxLength: 500, pattern: "^([a-zA-Z]+=[^,]+)(,[a-zA-Z]+=[^,]+)*$" }),
+  ),
+  certificate: t.Optional(t.Union([t.String({ format: "uuid" }), t.Null()])),
+  tls_server_name: t.Optional(t.String({ maxLength: 253 })),
+  uid_start_number: t.Optional(t.Integer({ minimum: 0, maximum: 2147483647 })),
+  gid_start_number: t.Optional(t.Integer({ minimum: 0, maximum: 2147483647 })),
+  search_mode: t.Optional(t.Union(ACCESS_MODES)),
+  bind_mode: t.Optional(t.Union(ACCESS_MODES)),
+  mfa_support: t.Optional(t.Boolean()),
+});
+export type LdapProviderRequest = Static<typeof LdapProviderRequest>;
+const READ_ONLY = [
+  "pk",
+  "component",
+  "assigned_application_slug",
+  "assigned_application_name",
+  "assigned_backchannel_application_slug",
+  "assigned_backchannel_application_name",
+  "verbose_name",
+  "verbose_name_plural",
+  "meta_model_name",
+  "outpost_set",
+] as const;
+
+const DEFAULTS = {
+  base_dn: "DC=ldap,DC=goauthentik,DC=io",
+  certificate: null,
+  tls_server_name: "",
+  uid_start_number: 2000,
+  gid_start_number: 4000,
+  search_mode: "direct",
+  bind_mode: "direct",
+  mfa_support: true,
+};
+
+export interface LdapSettings {
+  base_dn: string;
+  certificate: string | null;
+  tls_server_name: string;
+  uid_start_number: number;
+  gid_start_number: number;
+  search_mode: string;
+  bind_mode: string;
+  mfa_support: boolean;
+}
+
+export const ldapSettings = (row: ProviderRow): LdapSettings => ({
+  ...DEFAULTS,
+  ...fromJson<Partial<LdapSettings>>(row.config),
+});
+
+async function serialize(db: Db, rows: ProviderRow[]) {
+  const summaries = await summarizeProviders(db, rows);
+  const outposts = rows.length
+    ? await db
+        .selectFrom("outpost_providers as l")
+        .innerJoin("outposts as o", "o.outpost_uuid", "l.outpost_uuid")
+        .select(["l.provider_id", "o.name"])
+        .where(
+          "l.provider_id",
+          "in",
+          rows.map((r) => r.id),
+        )
+        .execute()
+    : [];
+  return rows.map((row, i) => ({
+    ...summaries[i],
+    ...ldapSettings(row),
+    outpost_set: outposts.filter((o) => o.provider_id === row.id).map((o) => o.name),
+  }));
+}
+
+async function listProviders(
+  ctx: CoreContext,
+  params: URLSearchParams,
+  page: PageRequest,
+): Promise<Paginated<unknown>> {
+  let q = ctx.store.db.selectFrom("providers").where("kind", "=", "ldap");
+  const name = params.get("name__iexact") ?? params.get("name");
+  if (name) q = q.where("name", "=", name);
+  const search = params.get("search");
+  if (search) q = q.where(containsText(ctx.store.kind, "name", search));
+  const { count } = await q.select((eb) => eb.fn.countAll<number>().as("count")).executeTakeFirstOrThrow();
+  let rows = q.selectAll();
+  for (const o of orderingParam(params, { name: "name", pk: "id" } as const, [
+    { column: "name", direction: "asc" },
+  ]))
+    rows = rows.orderBy(o.column, o.direction);
+  const found = await rows.limit(page.pageSize).offset(page.offset).execute();
+  return paginate(await serialize(ctx.store.db, found), Number(count), page);
+}
+
+export async function getLdapProvider(db: Db, id: number): Promise<ProviderRow> {
+  const row = await db
+    .selectFrom("providers")
+    .selectAll()
+    .where("id", "=", id)
+    .where("kind", "=", "ldap")
+    .executeTakeFirst();
+  if (!row) throw notFound("LP0001ProviderNotFound", "No LDAP Provider matches the given query.");
+  return row;
+}
+
+async function check(db: Db, input: Partial<LdapProviderRequest>, except?: number): Promise<void> {
+  const fields: Record<string, string[]> = {};
+  if (input.name !== undefined) {
+    let q = db.selectFrom("providers").select("id").where("name", "=", input.name);
+    if (except !== undefined) q = q.where("id", "!=", except);
+    if (await q.executeTakeFirst()) fields.name = ["Provider with this name already exists."];
+  }
+  for (const field of ["authorization_flow", "invalidation_flow", "authentication_flow"] as const) {
+    const id = input[field];
+    if (
+      id &&
+      !(await db.selectFrom("flows").select("flow_uuid").where("flow_uuid", "=", id).executeTakeFirst())
+    ) {
+      fields[field] = [`Invalid pk "${id}" - object does not exist.`];
+    }
+  }
+  if (input.base_dn !== undefined) {
+    // Every LDAP provider needs a base DN of its own: binds and searches are routed by it.
+    const others = await db
+      .selectFrom("providers")
+      .select(["id", "config"])
+      .where("kind", "=", "ldap")
+      .execute();
+    const taken = others.some(
+      (o) =>
+        o.id !== except &&
+        ldapSettings(o as ProviderRow).base_dn.toLowerCase() === input.base_dn?.toLowerCase(),
+    );
+    if (taken) fields.base_dn = ["Another LDAP provider already uses this base DN."];
+  }
+  if (Object.keys(fields).length > 0) throw validationError("LP0002InvalidProvider", fields);
+}
+
+const SETTINGS = [
+  "base_dn",
+  "certificate",
+  "tls_server_name",
+  "uid_start_number",
+  "gid_start_number",
+  "search_mode",
+  "bind_mode",
+  "mfa_support",
+] as const;
+const settingsOf = (input: Partial<LdapProviderRequest>) =>
+  Object.fromEntries(SETTINGS.flatMap((k) => (input[k] === undefined ? [] : [[k, input[k]]])));
+
+async function createProvider(db: Db, input: LdapProviderRequest): Promise<ProviderRow> {
+  await check(db, { ...input, base_dn: input.base_dn ?? DEFAULTS.base_dn });
+  return db
+    .insertInto("providers")
+    .values({
+      name: input.name,
+      kind: "ldap",
+      authorization_flow: input.authorization_flow,
+      invalidation_flow: input.invalidation_flow,
+      config: asJson({ ...DEFAULTS, ...settingsOf(input) }),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+async function updateProvider(db: Db, id: number, input: Partial<LdapProviderRequest>): Promise<ProviderRow> {
+  const current = await getLdapProvider(db, id);
+  await check(db, input, id);
+  return db
+    .updateTable("providers")
+    .set({
+      ...(input.name !== undefined && { name: input.name }),
+      ...(input.authorization_flow !== undefined && { authorization_flow: input.authorization_flow }),
+      ...(input.invalidation_flow !== undefined && { invalidation_flow: input.invalidation_flow }),
+      config: asJson({ ...ldapSettings(current), ...settingsOf(input) }),
+    })
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+async function deleteProvider(db: Db, id: number): Promise<ProviderRow> {
+  const row = await getLdapProvider(db, id);
+  await db.deleteFrom("providers").where("id", "=", id).execute();
+  return row;
+}
+
+function intKey(raw: string): string {
+  if (!/^\d{1,10}$/.test(raw)) throw notFound("LP0003BadId", "No LDAP Provider matches the given query.");
+  return raw;
+}
+
+/** Tells every outpost serving this provider to refresh. */
+async function notifyOutposts(ctx: CoreContext, id: number): Promise<void> {
+  const rows = await ctx.store.db
+    .selectFrom("outpost_providers")
+    .select("outpost_uuid")
+    .where("provider_id", "=", id)
+    .execute();
+  for (const r of rows) ctx.signals.emit({ kind: "outpost_changed", outpost: r.outpost_uuid });
+}
+
+export function ldapProvidersController(ctx: CoreContext) {
+  return crudRoutes(ctx, {
+    prefix: "/providers/ldap",
+    tag: "providers",
+    operation: "providers_ldap",
+    schema: LdapProviderRequest,
+    readOnly: READ_ONLY,
+    key: intKey,
+    list: listProviders,
+    get: (db, key) => getLdapProvider(db, Number(key)),
+    create: (db, input) => createProvider(db, input),
+    update: async (db, key, input) => {
+      const row = await updateProvider(db, Number(key), input);
+      await notifyOutposts(ctx, row.id);
+      return row;
+    },
+    remove: async (db, key) => {
+      await notifyOutposts(ctx, Number(key));
+      return deleteProvider(db, Number(key));
+    },
+    serialize: async (db, row) => (await serialize(db, [row]))[0],
+    model: (row) => ({ name: "ldapprovider", pk: row.id, label: row.name }),
+  });
+}
+
+/** The LDAP providers an outpost token may see: those of its own outpost (superusers: all). */
+async function outpostProviders(ctx: CoreContext, actor: Actor): Promise<ProviderRow[]> {
+  let q = ctx.store.db.selectFrom("providers").selectAll().where("kind", "=", "ldap");
+  if (!actor.superuser) {
+    const outpost = await outpostOfUser(ctx.store.db, actor.user.id);
+    if (!outpost) throw forbidden("LP0010NotAnOutpost");
+    q = q.where("id", "in", (eb) =>
+      eb
+        .selectFrom("outpost_providers")
+        .select("provider_id")
+        .where("outpost_uuid", "=", outpost.outpost_uuid),
+    );
+  }
+  return q.orderBy("id").execute();
+}
+
+export function ldapOutpostController(ctx: CoreContext) {
+  const slugOf = async (uuid: string | null) =>
+    uuid
+      ? ((
+          await ctx.store.db
+            .selectFrom("flows")
+            .select("slug")
+            .where("flow_uuid", "=", uuid)
+            .executeTakeFirst()
+        )?.slug ?? null)
+      : null;
+  return new Elysia({ prefix: "/outposts/ldap" })
+    .use(authenticated(ctx))
+    .get(
+      "/",
+      async ({ actor, search }) => {
+        const rows = await outpostProviders(ctx, actor);
+        const apps = await assignedApplications(
+          ctx.store.db,
+          rows.map((r) => r.id),
+        );
+        const results = await Promise.all(
+          rows.map(async (row) => {
+            const s = ldapSettings(row);
+            return {
+              pk: row.id,
+              name: row.name,
+              base_dn: s.base_dn,
+              bind_flow_slug: (await slugOf(row.authorization_flow)) ?? "",
+              unbind_flow_slug: await slugOf(row.invalidation_flow),
+              application_slug: apps.backchannel.get(row.id)?.slug ?? apps.direct.get(row.id)?.slug ?? "",
+              certificate: s.certificate,
+              tls_server_name: s.tls_server_name,
+              uid_start_number: s.uid_start_number,
+              gid_start_number: s.gid_start_number,
+              search_mode: s.search_mode,
+              bind_mode: s.bind_mode,
+              mfa_support: s.mfa_support,
+            };
+          }),
+        );
+        const page = pageRequest(search);
+        return paginate(results.slice(page.offset, page.offset + page.pageSize), results.length, page);
+      },
+      { detail: { tags: ["outposts"], operationId: "outposts_ldap_list" } },
+    )
+    .get(
+      "/:id/check_access/",
+      async ({ actor, meta, params, search }) => {
+        const id = Number(intKey(params.id));
+        const provider = await getLdapProvider(ctx.store.db, id);
+        const slug = search.get("app_slug");
+        const app = slug
+          ? await ctx.store.db
+              .selectFrom("applications")
+              .selectAll()
+              .where("slug", "=", slug)
+              .executeTakeFirst()
+          : undefined;
+        if (slug && !app) throw notFound("LP0011NoApplication", "No Application matches the given query.");
+        const access = app
+          ? await checkApplicationAccess(ctx, app, {
+              user: actor.user,
+              http: { ip: meta.ip, userAgent: meta.userAgent, path: meta.path },
+              context: {},
+            })
+          : { passing: true, messages: [] };
+        return {
+          has_search_permission: await hasPermission(
+            ctx.store.db,
+            actor.user.id,
+            SEARCH_FULL_DIRECTORY,
+            String(provider.id),
+          ),
+          access: { passing: access.passing, messages: access.messages, log_messages: [] },
+        };
+      },
+      { detail: { tags: ["outposts"], operationId: "outposts_ldap_check_access_retrieve" } },
+    );
+}
