@@ -1,0 +1,140 @@
+/**
+ * The LDAP outpost: fetches its providers with the directory each serves, answers binds by running the
+ * provider's bind flow (then its access check) and searches from the in-memory directory.
+ */
+import type { ApiClient } from "../runtime/api.ts";
+import { runFlow, splitMfa } from "../runtime/flow.ts";
+import type { OutpostInstance, OutpostKind, OutpostRuntimeContext } from "../runtime/runtime.ts";
+import {
+  buildDirectory,
+  type Directory,
+  type DirectoryGroup,
+  type DirectoryUser,
+  usernameFromDn,
+} from "./directory.ts";
+import { type LdapServer, startLdapServer } from "./server.ts";
+
+export interface LdapProviderConfig {
+  pk: number;
+  name: string;
+  base_dn: string;
+  bind_flow_slug: string;
+  application_slug: string;
+  uid_start_number: number;
+  gid_start_number: number;
+  mfa_support: boolean;
+}
+
+export interface LdapOutpostConfig {
+  providers: LdapProviderConfig[];
+  users: DirectoryUser[];
+  groups: DirectoryGroup[];
+}
+
+export interface Provider {
+  config: LdapProviderConfig;
+  directory: Directory;
+}
+
+/** What a successful bind leaves for the searches that follow on this instance. */
+export interface BindFlags {
+  userPk: number;
+  canSearch: boolean;
+}
+
+export type BindResult =
+  | { ok: true; flags: BindFlags }
+  | { ok: false; code: "invalid" | "denied" | "error" | "unavailable"; message: string };
+
+export interface LdapKindOptions {
+  host: string;
+  token: string;
+  listen: { hostname: string; port: number };
+}
+
+export function ldapKind(
+  options: LdapKindOptions,
+): OutpostKind<LdapOutpostConfig> & { server(): LdapServer | undefined } {
+  let providers: Provider[] = [];
+  let server: LdapServer | undefined;
+  let log: OutpostRuntimeContext["log"] | undefined;
+
+  const apply = (config: LdapOutpostConfig) => {
+    providers = config.providers.map((p) => ({
+      config: p,
+      directory: buildDirectory(p, config.users, config.groups),
+    }));
+  };
+
+  const bind = async (
+    provider: Provider,
+    dn: string,
+    secret: string,
+    remoteIp: string,
+  ): Promise<BindResult> => {
+    const username = usernameFromDn(dn, provider.config.base_dn);
+    if (!username)
+      return { ok: false, code: "denied", message: "the bind DN is not a user of this provider" };
+    const { password, code } = provider.config.mfa_support
+      ? splitMfa(secret)
+      : { password: secret, code: undefined };
+    const outcome = await runFlow(
+      provider.config.bind_flow_slug,
+      { username, password, ...(code && { code }) },
+      { host: options.host, token: options.token, query: "goauthentik.io/outpost/ldap=true", remoteIp },
+    );
+    if (!outcome.ok) {
+      log?.info("bind refused", { dn, reason: outcome.reason });
+      return {
+        ok: false,
+        code: outcome.reason === "error" ? "unavailable" : "invalid",
+        message: outcome.message,
+      };
+    }
+    const url = `${options.host.replace(/\/+$/, "")}/api/v3/outposts/ldap/${provider.config.pk}/check_access/?app_slug=${encodeURIComponent(provider.config.application_slug)}`;
+    try {
+      const res = await fetch(url, {
+        headers: { cookie: outcome.cookie },
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!res.ok) return { ok: false, code: "error", message: `check_access answered ${res.status}` };
+      const access = (await res.json()) as { has_search_permission?: boolean; access: { passing: boolean } };
+      if (!access.access.passing)
+        return { ok: false, code: "denied", message: "access to the application is denied" };
+      const userPk = provider.directory.userPk.get(dn.toLowerCase().replace(/\s*,\s*/g, ","));
+      return { ok: true, flags: { userPk: userPk ?? -1, canSearch: Boolean(access.has_search_permission) } };
+    } catch (err) {
+      return { ok: false, code: "unavailable", message: (err as Error).message };
+    }
+  };
+
+  return {
+    type: "ldap",
+    async fetch(api: ApiClient, _outpost: OutpostInstance): Promise<LdapOutpostConfig> {
+      const [providerList, users, groups] = await Promise.all([
+        api.all<LdapProviderConfig>("/outposts/ldap/"),
+        api.all<DirectoryUser>("/core/users/?include_groups=false"),
+        api.all<DirectoryGroup>("/core/groups/?include_users=false"),
+      ]);
+      return { providers: providerList, users, groups };
+    },
+    async start(config, ctx) {
+      log = ctx.log;
+      apply(config);
+      server = await startLdapServer({
+        listen: options.listen,
+        providers: () => providers,
+        bind,
+        log: ctx.log,
+      });
+      ctx.log.info("ldap outpost listening", { port: server.port, providers: providers.length });
+    },
+    async refresh(config) {
+      apply(config);
+    },
+    async stop() {
+      await server?.close();
+    },
+    server: () => server,
+  };
+}
