@@ -46,7 +46,7 @@ describe("LDAP directory", () => {
       "cn=staff,ou=groups,dc=ldap,dc=goauthentik,dc=io",
     ]);
     expect(d.byDn.get("cn=dee,ou=virtual-groups,dc=ldap,dc=goauthentik,dc=io")?.attributes.member).toEqual([
-      user?.dn,
+      user?.dn ?? "",
     ]);
     expect(d.byDn.has("ou=users,dc=ldap,dc=goauthentik,dc=io")).toBe(true);
   });
