@@ -8,6 +8,8 @@ import type { PubSub } from "./store/index.ts";
 export type Signal =
   | { kind: "outpost_changed"; outpost: string }
   | { kind: "all_outposts_changed" }
+  /** Users, groups, passwords or memberships changed: LDAP and RADIUS outposts drop what they cached. */
+  | { kind: "directory_changed" }
   | { kind: "session_ended"; session: string };
 
 export type Listener = (signal: Signal) => void;

@@ -5,6 +5,7 @@
 import type { ApiClient } from "../runtime/api.ts";
 import { runFlow, splitMfa } from "../runtime/flow.ts";
 import type { OutpostInstance, OutpostKind, OutpostRuntimeContext } from "../runtime/runtime.ts";
+import { BindCache } from "./bind-cache.ts";
 import {
   buildDirectory,
   type Directory,
@@ -66,7 +67,22 @@ export function ldapKind(
     }));
   };
 
+  const cache = new BindCache();
+
   const bind = async (
+    provider: Provider,
+    dn: string,
+    secret: string,
+    remoteIp: string,
+  ): Promise<BindResult> => {
+    const cached = cache.get(provider.config.pk, dn, secret);
+    if (cached) return { ok: true, flags: cached };
+    const result = await bindThroughFlow(provider, dn, secret, remoteIp);
+    if (result.ok) cache.set(provider.config.pk, dn, secret, result.flags);
+    return result;
+  };
+
+  const bindThroughFlow = async (
     provider: Provider,
     dn: string,
     secret: string,
@@ -130,8 +146,11 @@ export function ldapKind(
       ctx.log.info("ldap outpost listening", { port: server.port, providers: providers.length });
     },
     async refresh(config) {
+      cache.clear();
       apply(config);
     },
+    invalidate: () => cache.clear(),
+    sessionEnd: () => cache.clear(),
     async stop() {
       await server?.close();
     },

@@ -29,6 +29,8 @@ export interface OutpostKind<C> {
   fetch(api: ApiClient, outpost: OutpostInstance): Promise<C>;
   start(config: C, ctx: OutpostRuntimeContext): Promise<void>;
   refresh(config: C): Promise<void>;
+  /** Drops whatever the kind answers from memory (cached binds): called at once on TRIGGER_UPDATE. */
+  invalidate?(): void;
   sessionEnd?(sessionId: string): void;
   stop(): Promise<void>;
   /** Extra metrics the kind reports. */
@@ -167,7 +169,11 @@ export async function runOutpost<C>(
     log,
     insecure: config.insecure,
     handlers: {
-      triggerUpdate: () => void setTimeout(() => void refresh(), reloadOffset),
+      triggerUpdate: () => {
+        // Cached answers go at once; the refresh itself is spread out so replicas do not all ask together.
+        kind.invalidate?.();
+        setTimeout(() => void refresh(), reloadOffset);
+      },
       sessionEnd: (id) => kind.sessionEnd?.(id),
       connectionChanged: (up) => connection.set(up ? 1 : 0),
     },

@@ -44,6 +44,7 @@ describe.skipIf(!ready)("the LDAP outpost (bun run) against ldapwhoami and ldaps
     for (const [username, groups] of [
       ["bea", [devs.pk]],
       ["cal", []],
+      ["dot", []],
     ] as const) {
       const u = await api("POST", "/api/v3/core/users/", {
         username,
@@ -171,4 +172,49 @@ describe.skipIf(!ready)("the LDAP outpost (bun run) against ldapwhoami and ldaps
     );
     expect(add.code).toBe(53);
   });
+
+  const waitFor = async (check: () => Promise<boolean>, ms = 3000) => {
+    const end = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > end) return false;
+      await Bun.sleep(50);
+    }
+    return true;
+  };
+
+  test("a password change locks out the old password at once, cached or not", async () => {
+    const dn = `cn=cal,ou=users,${BASE}`;
+    expect((await ldap("ldapwhoami", dn, "cal-secret-1")).code).toBe(0);
+    expect((await ldap("ldapwhoami", dn, "cal-secret-1")).code).toBe(0); // now from the cache
+    const cal = (await t.api("GET", "/api/v3/core/users/?username=cal")).body.results[0];
+    await t.api("POST", `/api/v3/core/users/${cal.pk}/set_password/`, { body: { password: "cal-secret-2" } });
+    expect(await waitFor(async () => (await ldap("ldapwhoami", dn, "cal-secret-1")).code === 49, 1000)).toBe(
+      true,
+    );
+    expect((await ldap("ldapwhoami", dn, "cal-secret-2")).code).toBe(0);
+  });
+
+  test("with the core down, cached binds and searches still answer; new credentials get unavailable", async () => {
+    const bea = `cn=bea,ou=users,${BASE}`;
+    expect((await ldap("ldapwhoami", bea, "bea-secret-1")).code).toBe(0);
+    const port = core.server.port;
+    await core.stop();
+    try {
+      expect((await ldap("ldapwhoami", bea, "bea-secret-1")).code).toBe(0);
+      const search = await ldap("ldapsearch", bea, "bea-secret-1", "-LLL", "-b", BASE, "(cn=cal)", "cn");
+      expect(search.code, search.stderr).toBe(0);
+      expect(search.stdout).toContain(`dn: cn=cal,ou=users,${BASE}`);
+      // dot has never bound: there is nothing cached to answer from.
+      expect((await ldap("ldapwhoami", `cn=dot,ou=users,${BASE}`, "dot-secret-1")).code).toBe(52);
+    } finally {
+      core = startServer(t.core, memoryLogger("warn"), `127.0.0.1:${port}`);
+    }
+    // The core is back: new credentials work again.
+    expect(
+      await waitFor(
+        async () => (await ldap("ldapwhoami", `cn=dot,ou=users,${BASE}`, "dot-secret-1")).code === 0,
+        5000,
+      ),
+    ).toBe(true);
+  }, 30_000);
 });

@@ -10,6 +10,7 @@ import { pageRequest } from "../api/pagination.ts";
 import type { RequestMeta } from "../api/request.ts";
 import { type Actor, requireSuperuser } from "../auth/actor.ts";
 import { type CoreContext, inTransaction } from "../context.ts";
+import { signalsDirectoryChanges } from "../outposts/directory-signal.ts";
 import { readsDirectory } from "../outposts/service.ts";
 import type { GroupRow } from "./membership.ts";
 import { GROUP_READ_ONLY, GroupRequest, UserAccountRequest } from "./model.ts";
@@ -76,6 +77,7 @@ export function groupsController(ctx: CoreContext) {
 
   return new Elysia({ prefix: "/core/groups" })
     .use(authenticated(ctx))
+    .use(signalsDirectoryChanges(ctx))
     .get(
       "/",
       async ({ actor, search }) =>

@@ -150,6 +150,8 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
     async stop() {
       const grace = config["http.shutdown_grace_ms"];
       const stopping = server.stop(false);
+      // Control channels never end by themselves; without this, stop would wait for them forever.
+      core.hub.disconnectAll();
       const deadline = Date.now() + grace;
       while (inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);
       if (inFlight > 0) {

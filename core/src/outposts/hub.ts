@@ -38,6 +38,7 @@ export class OutpostHub {
       if (signal.kind === "outpost_changed") this.sendTo(signal.outpost, Instruction.TRIGGER_UPDATE, {});
       else if (signal.kind === "all_outposts_changed")
         for (const id of this.sockets.keys()) this.sendTo(id, Instruction.TRIGGER_UPDATE, {});
+      else if (signal.kind === "directory_changed") void this.directoryChanged();
       else this.sendAll(Instruction.SESSION_END, { session_id: signal.session });
     });
   }
@@ -92,6 +93,26 @@ export class OutpostHub {
       .execute();
   }
 
+  /** Outposts that answer from a copy of the directory (LDAP, RADIUS) refresh it. */
+  private async directoryChanged(): Promise<void> {
+    const ids = [...this.sockets.keys()];
+    if (ids.length === 0) return;
+    try {
+      const rows = await this.ctx.store.db
+        .selectFrom("outposts")
+        .select("outpost_uuid")
+        .where("outpost_uuid", "in", ids)
+        .where("type", "in", ["ldap", "radius"])
+        .execute();
+      for (const r of rows) this.sendTo(r.outpost_uuid, Instruction.TRIGGER_UPDATE, {});
+    } catch (err) {
+      this.ctx.log.error("could not tell outposts about a directory change", {
+        code: "OP0011DirectorySignal",
+        error: err,
+      });
+    }
+  }
+
   private sendTo(outpost: string, instruction: number, args: Record<string, unknown>): void {
     for (const ws of this.sockets.get(outpost) ?? []) ws.send(JSON.stringify({ instruction, args }));
   }
@@ -107,10 +128,15 @@ export class OutpostHub {
     return n;
   }
 
-  stop(): void {
-    this.unsubscribe();
+  /** Closes every control channel (the server is going away); outposts reconnect with backoff. */
+  disconnectAll(): void {
     for (const set of this.sockets.values()) for (const ws of set) ws.close(1001, "core shutting down");
     this.sockets.clear();
+  }
+
+  stop(): void {
+    this.unsubscribe();
+    this.disconnectAll();
   }
 }
 

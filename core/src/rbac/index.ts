@@ -8,6 +8,7 @@ import { parseBody } from "../api/body.ts";
 import { crudRoutes, uuidKey } from "../api/crud.ts";
 import { requireSuperuser } from "../auth/actor.ts";
 import { type CoreContext, inTransaction } from "../context.ts";
+import { signalsDirectoryChanges } from "../outposts/directory-signal.ts";
 import {
   assignPermissions,
   createRole,
@@ -160,6 +161,7 @@ export function rbacController(ctx: CoreContext) {
     );
 
   return new Elysia()
+    .use(signalsDirectoryChanges(ctx))
     .use(
       new Elysia({ prefix: "/rbac/roles" })
         .use(authenticated(ctx))

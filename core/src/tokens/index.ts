@@ -9,6 +9,7 @@ import { pageRequest } from "../api/pagination.ts";
 import type { RequestMeta } from "../api/request.ts";
 import { type Actor, requireSuperuser } from "../auth/actor.ts";
 import { type CoreContext, type Db, inTransaction } from "../context.ts";
+import { signalsDirectoryChanges } from "../outposts/directory-signal.ts";
 import { TOKEN_READ_ONLY, TokenRequest, TokenSetKeyRequest } from "./model.ts";
 import {
   createToken,
@@ -61,6 +62,7 @@ export function tokensController(ctx: CoreContext) {
 
   return new Elysia({ prefix: "/core/tokens" })
     .use(authenticated(ctx))
+    .use(signalsDirectoryChanges(ctx))
     .get(
       "/",
       ({ actor, search }) =>

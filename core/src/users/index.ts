@@ -9,6 +9,7 @@ import { pageRequest } from "../api/pagination.ts";
 import type { RequestMeta } from "../api/request.ts";
 import { type Actor, requireSelfOrSuperuser, requireSuperuser } from "../auth/actor.ts";
 import { type CoreContext, inTransaction } from "../context.ts";
+import { signalsDirectoryChanges } from "../outposts/directory-signal.ts";
 import { readsDirectory } from "../outposts/service.ts";
 import { USER_READ_ONLY, UserPasswordSetRequest, UserRequest, UserServiceAccountRequest } from "./model.ts";
 import { serializeUser, userSelfOf } from "./serialize.ts";
@@ -51,6 +52,7 @@ export function usersController(ctx: CoreContext) {
 
   return new Elysia({ prefix: "/core/users" })
     .use(authenticated(ctx))
+    .use(signalsDirectoryChanges(ctx))
     .get(
       "/",
       async ({ actor, search }) =>
