@@ -167,6 +167,8 @@ export async function confirmDevice(ctx: CoreContext, db: Db, id: number): Promi
     .set({ confirmed: true, last_updated: ctx.clock().toISOString() })
     .where("id", "=", id)
     .execute();
+  // A new device changes what a bind needs: cached LDAP/RADIUS binds must be checked again.
+  ctx.signals.emit({ kind: "directory_changed" });
 }
 
 export async function confirmedDevices(

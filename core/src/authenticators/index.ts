@@ -12,6 +12,7 @@ import { type PageRequest, pageRequest, paginate } from "../api/pagination.ts";
 import { intListParam } from "../api/query.ts";
 import { type Actor, requireSuperuser } from "../auth/actor.ts";
 import { type CoreContext, inTransaction } from "../context.ts";
+import { signalsDirectoryChanges } from "../outposts/directory-signal.ts";
 import { toBool, toIso, toIsoOrNull } from "../store/codec.ts";
 import { partialUser } from "../users/serialize.ts";
 import type { DeviceRow } from "./devices.ts";
@@ -127,6 +128,7 @@ function deviceRoutes(ctx: CoreContext, kind: Kind, admin: boolean) {
   });
   return new Elysia({ prefix: `/${kind}` })
     .use(authenticated(ctx))
+    .use(signalsDirectoryChanges(ctx))
     .onBeforeHandle(({ actor }) => (admin ? requireSuperuser(actor) : undefined))
     .get(
       "/",
