@@ -22,10 +22,12 @@ export function parseBody<T extends TObject>(
     });
   }
   const input: Record<string, unknown> = {};
-  const fields: FieldErrors = {};
+  // Keys come from the client: "__proto__" or "toString" must be plain unknown fields, never reach a
+  // prototype (a `__proto__` body would hand the input inherited fields no key check sees).
+  const fields: FieldErrors = Object.create(null);
   const readOnly = new Set(options.readOnly ?? []);
   for (const [key, value] of Object.entries(body)) {
-    if (key in schema.properties) input[key] = value;
+    if (Object.hasOwn(schema.properties, key)) input[key] = value;
     else if (!readOnly.has(key)) fields[key] = ["Unknown field."];
   }
   const checked: TSchema = options.partial ? { ...schema, required: [] } : schema;

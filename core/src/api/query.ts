@@ -40,8 +40,11 @@ export function orderingParam<C extends string>(
   const chosen: OrderBy<C>[] = [];
   for (const field of listParam(params, "ordering")) {
     const desc = field.startsWith("-");
-    const column = allowed[desc ? field.slice(1) : field];
-    if (column) chosen.push({ column, direction: desc ? "desc" : "asc" });
+    const name = desc ? field.slice(1) : field;
+    // Own keys only: "toString" or "constructor" are not columns.
+    if (Object.hasOwn(allowed, name)) {
+      chosen.push({ column: allowed[name] as C, direction: desc ? "desc" : "asc" });
+    }
   }
   return chosen.length > 0 ? chosen : fallback;
 }

@@ -4,12 +4,6 @@
  */
 
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  type verifyRegistrationResponse,
-} from "@simplewebauthn/server";
 import type { CoreContext, Db } from "../context.ts";
 import { asJson, fromJson } from "../store/codec.ts";
 import type { UserRow } from "../users/serialize.ts";

@@ -35,7 +35,10 @@ async function listEvents(
 ): Promise<Paginated<EventOut>> {
   const kind = ctx.store.kind;
   let q = ctx.store.db.selectFrom("events");
-  if (onlyUserId !== undefined) q = q.where(jsonText(kind, "user", "pk"), "=", String(onlyUserId));
+  // SQLite's json_extract answers the number itself, which never equals text: compare as text on both.
+  if (onlyUserId !== undefined) {
+    q = q.where(sql<string>`cast(${jsonText(kind, "user", "pk")} as text)`, "=", String(onlyUserId));
+  }
   const action = params.get("action");
   if (action) q = q.where("action", "=", action);
   const actions = listParam(params, "actions");
@@ -50,7 +53,7 @@ async function listEvents(
     ["context_model_pk", "pk"],
   ] as const) {
     const v = params.get(param);
-    if (v) q = q.where(modelField(kind, key), "=", v);
+    if (v) q = q.where(modelField(kind, key), "=", key === "pk" ? modelPk(v) : v);
   }
   const search = params.get("search");
   if (search) {
@@ -78,6 +81,13 @@ function modelField(kind: CoreContext["store"]["kind"], key: "app" | "model_name
   return kind === "postgres"
     ? jsonPath(`(${column} -> 'model' ->> '${key}')`)
     : jsonPath(`cast(json_extract(${column}, '$.model.${key}') as text)`);
+}
+
+/** authentik keeps uuid pks as hex without dashes, so clients send either form; ours have dashes. */
+function modelPk(value: string): string {
+  const hex = value.replaceAll("-", "").toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(hex)) return value;
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 const jsonPath = (expr: string) => sql<string>`${sql.raw(expr)}`;
@@ -120,6 +130,8 @@ export function eventsController(ctx: CoreContext) {
           context: input.context ?? {},
           clientIp: input.client_ip ?? meta.ip,
           user: (input.user as ReturnType<typeof eventUser>) ?? eventUser(actor),
+          ...(input.brand && { brand: input.brand }),
+          ...(input.expires && { expires: new Date(input.expires) }),
         });
         const row = await ctx.store.db
           .selectFrom("events")

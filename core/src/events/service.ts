@@ -21,6 +21,9 @@ export interface NewEvent {
   clientIp?: string | null | undefined;
   context?: Record<string, unknown>;
   app?: string;
+  brand?: Record<string, unknown>;
+  /** When the worker may delete it; `events.retention_days` from now unless given. */
+  expires?: Date;
 }
 
 export interface EventOut {
@@ -47,9 +50,12 @@ export async function recordEvent(ctx: CoreContext, db: Db, event: NewEvent): Pr
       user: asJson({ ...(event.user ?? ANONYMOUS) }),
       context: asJson(event.context ?? {}),
       client_ip: event.clientIp ?? null,
-      brand: asJson({}),
+      brand: asJson(event.brand ?? {}),
       created: now.toISOString(),
-      expires: new Date(now.getTime() + ctx.config["events.retention_days"] * DAY_MS).toISOString(),
+      // Always UTC ISO text: SQLite compares these as strings when housekeeping sweeps.
+      expires: (
+        event.expires ?? new Date(now.getTime() + ctx.config["events.retention_days"] * DAY_MS)
+      ).toISOString(),
     })
     .execute();
   return pk;

@@ -108,7 +108,8 @@ export function groupsController(ctx: CoreContext) {
       "/:uuid/",
       async ({ actor, params, search }) => {
         const row = await getGroup(ctx.store.db, uuidParam(params.uuid));
-        if (!actor.superuser) {
+        // Whoever may list every group (superusers, LDAP outposts) may read each one.
+        if (!(await readsDirectory(ctx.store.db, actor))) {
           const member = await ctx.store.db
             .selectFrom("group_members")
             .select("user_id")

@@ -47,13 +47,16 @@ export function tokensController(ctx: CoreContext) {
     (partial: boolean) =>
     async ({ actor, meta, body, params }: Args) => {
       const input = parseBody(TokenRequest, body, { readOnly: TOKEN_READ_ONLY, partial });
-      if (!actor.superuser) {
-        // Non-superusers keep their tokens their own.
-        if (input.user !== undefined && input.user !== actor.user.id) requireSuperuser(actor);
-        if (input.managed !== undefined) requireSuperuser(actor);
+      // Non-superusers keep their tokens their own.
+      if (!actor.superuser && input.user !== undefined && input.user !== actor.user.id) {
+        requireSuperuser(actor);
       }
       return inTransaction(ctx, async (trx) => {
-        await visibleToken(trx, actor, params.identifier);
+        const current = await visibleToken(trx, actor, params.identifier);
+        // Echoing `managed` back unchanged (as a PUT of the token read does) is no change.
+        if (!actor.superuser && input.managed !== undefined && input.managed !== current.managed) {
+          requireSuperuser(actor);
+        }
         const row = await updateToken(trx, params.identifier, input);
         await auditModel(ctx, trx, actor, meta, "model_updated", tokenModel(row));
         return (await serializeTokens(ctx, trx, [row]))[0];
@@ -76,7 +79,8 @@ export function tokensController(ctx: CoreContext) {
         const user = input.user ?? actor.user.id;
         if (user !== actor.user.id || input.managed) requireSuperuser(actor);
         const out = await inTransaction(ctx, async (trx) => {
-          const { row, key } = await createToken(ctx, trx, { ...input, user });
+          // authentik's API makes API tokens unless told otherwise (the model's own default differs).
+          const { row, key } = await createToken(ctx, trx, { ...input, intent: input.intent ?? "api", user });
           await auditModel(ctx, trx, actor, meta, "model_created", tokenModel(row));
           // The key is shown here once; later only through view_key.
           return { ...(await serializeTokens(ctx, trx, [row]))[0], key };

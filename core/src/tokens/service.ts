@@ -12,7 +12,7 @@ import { toBool, toIso, toIsoOrNull } from "../store/codec.ts";
 import type { TokensTable } from "../store/database.ts";
 import { containsText } from "../store/search.ts";
 import { serializeUsers, type UserOut } from "../users/serialize.ts";
-import { getUser } from "../users/service.ts";
+import { findUser } from "../users/service.ts";
 import type { TokenIntent, TokenRequest } from "./model.ts";
 
 export type TokenRow = Selectable<TokensTable>;
@@ -123,7 +123,7 @@ export interface CreateTokenInput extends TokenRequest {
 }
 
 export async function createToken(ctx: CoreContext, db: Db, input: CreateTokenInput): Promise<CreatedToken> {
-  await getUser(db, input.user);
+  await checkUser(db, input.user);
   if (
     await db
       .selectFrom("tokens")
@@ -139,9 +139,11 @@ export async function createToken(ctx: CoreContext, db: Db, input: CreateTokenIn
   await assertKeyFree(db, key);
   const now = ctx.clock();
   const expiring = input.expiring ?? true;
+  // Kept as UTC ISO text whatever offset was given, so SQLite orders and compares instants.
+  const given = input.expires ? toIso(input.expires) : null;
   const expires = expiring
-    ? (input.expires ?? new Date(now.getTime() + DEFAULT_TOKEN_LIFETIME_MS).toISOString())
-    : (input.expires ?? null);
+    ? (given ?? new Date(now.getTime() + DEFAULT_TOKEN_LIFETIME_MS).toISOString())
+    : given;
   const row = await db
     .insertInto("tokens")
     .values({
@@ -160,6 +162,13 @@ export async function createToken(ctx: CoreContext, db: Db, input: CreateTokenIn
     .returningAll()
     .executeTakeFirstOrThrow();
   return { row, key };
+}
+
+/** An unknown user is a field error (authentik's 400), not a 404 of the token route. */
+async function checkUser(db: Db, id: number): Promise<void> {
+  if (!(await findUser(db, id))) {
+    throw validationError("TK0005UnknownUser", { user: [`Invalid pk "${id}" - object does not exist.`] });
+  }
 }
 
 async function assertKeyFree(db: Db, key: string): Promise<void> {
@@ -193,7 +202,7 @@ export async function updateToken(
       });
     }
   }
-  if (input.user !== undefined) await getUser(db, input.user);
+  if (input.user !== undefined) await checkUser(db, input.user);
   return db
     .updateTable("tokens")
     .set({
@@ -201,7 +210,7 @@ export async function updateToken(
       ...(input.intent !== undefined && { intent: input.intent }),
       ...(input.user !== undefined && { user_id: input.user }),
       ...(input.description !== undefined && { description: input.description }),
-      ...(input.expires !== undefined && { expires: input.expires }),
+      ...(input.expires !== undefined && { expires: input.expires && toIso(input.expires) }),
       ...(input.expiring !== undefined && { expiring: input.expiring }),
       ...(input.managed !== undefined && { managed: input.managed }),
     })
