@@ -3,6 +3,7 @@
  * provider's bind flow (then its access check) and searches from the in-memory directory.
  */
 import type { ApiClient } from "../runtime/api.ts";
+import { selfSignedCertificate } from "../runtime/certificate.ts";
 import { runFlow, splitMfa } from "../runtime/flow.ts";
 import type { OutpostInstance, OutpostKind, OutpostRuntimeContext } from "../runtime/runtime.ts";
 import { BindCache } from "./bind-cache.ts";
@@ -51,6 +52,8 @@ export interface LdapKindOptions {
   host: string;
   token: string;
   listen: { hostname: string; port: number };
+  /** LDAPS; a self-signed certificate is made at start until providers' certificates are served. */
+  listenTls?: { hostname: string; port: number };
 }
 
 export function ldapKind(
@@ -137,13 +140,21 @@ export function ldapKind(
     async start(config, ctx) {
       log = ctx.log;
       apply(config);
+      const tls = options.listenTls
+        ? { listen: options.listenTls, ...(await selfSignedCertificate("Gatehouse LDAP")) }
+        : undefined;
       server = await startLdapServer({
         listen: options.listen,
+        ...(tls && { tls }),
         providers: () => providers,
         bind,
         log: ctx.log,
       });
-      ctx.log.info("ldap outpost listening", { port: server.port, providers: providers.length });
+      ctx.log.info("ldap outpost listening", {
+        port: server.port,
+        tls_port: server.tlsPort,
+        providers: providers.length,
+      });
     },
     async refresh(config) {
       cache.clear();

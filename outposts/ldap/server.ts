@@ -11,6 +11,8 @@ import type { BindFlags, BindResult, Provider } from "./kind.ts";
 
 export interface LdapServerOptions {
   listen: { hostname: string; port: number };
+  /** LDAPS: its own listener with this certificate. */
+  tls?: { listen: { hostname: string; port: number }; cert: string; key: string };
   providers(): Provider[];
   bind(provider: Provider, dn: string, password: string, remoteIp: string): Promise<BindResult>;
   log: Logger;
@@ -18,6 +20,7 @@ export interface LdapServerOptions {
 
 export interface LdapServer {
   port: number;
+  tlsPort: number | undefined;
   close(): Promise<void>;
 }
 
@@ -142,9 +145,33 @@ function rootDse(providers: Provider[]): Entry {
 }
 
 export async function startLdapServer(o: LdapServerOptions): Promise<LdapServer> {
-  const server = ldap.createServer();
+  // Bind flags are per outpost instance, shared by the plain and the TLS listener.
   const flags = new Map<string, BindFlags>();
+  const plain = await listen(ldap.createServer(), o.listen, o, flags);
+  const tls = o.tls
+    ? await listen(
+        ldap.createServer({ certificate: o.tls.cert, key: o.tls.key } as never),
+        o.tls.listen,
+        o,
+        flags,
+      )
+    : undefined;
+  return {
+    port: plain.port,
+    tlsPort: tls?.port,
+    close: async () => {
+      await plain.close();
+      await tls?.close();
+    },
+  };
+}
 
+async function listen(
+  server: ReturnType<typeof ldap.createServer>,
+  address: { hostname: string; port: number },
+  o: LdapServerOptions,
+  flags: Map<string, BindFlags>,
+): Promise<{ port: number; close(): Promise<void> }> {
   server.bind("", async (req: BindReq, res: Res, next: Next) => {
     const dn = req.dn.toString();
     const password = String(req.credentials ?? "");
@@ -213,10 +240,10 @@ export async function startLdapServer(o: LdapServerOptions): Promise<LdapServer>
   server.del("", refuse);
   server.modifyDN("", refuse);
 
-  await new Promise<void>((resolve) => server.listen(o.listen.port, o.listen.hostname, () => resolve()));
-  const address = (server as unknown as { address(): { port: number } }).address();
+  await new Promise<void>((resolve) => server.listen(address.port, address.hostname, () => resolve()));
+  const bound = (server as unknown as { address(): { port: number } }).address();
   return {
-    port: address.port,
+    port: bound.port,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

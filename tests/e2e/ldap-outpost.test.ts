@@ -31,6 +31,7 @@ for (const mode of ["binary", "bun run"] as const)
     let outpost: Subprocess;
     let dataDir = "";
     let url = "";
+    let tlsUrl = "";
 
     beforeAll(async () => {
       t = await startTestCore("sqlite");
@@ -81,6 +82,8 @@ for (const mode of ["binary", "bun run"] as const)
 
       const port = await freePort();
       url = `ldap://127.0.0.1:${port}`;
+      const tlsPort = await freePort();
+      tlsUrl = `ldaps://127.0.0.1:${tlsPort}`;
       dataDir = mkdtempSync(join(tmpdir(), "gatehouse-ldap-"));
       outpost = Bun.spawn(await outpostCommand(mode, dataDir), {
         env: {
@@ -89,6 +92,7 @@ for (const mode of ["binary", "bun run"] as const)
           GATEHOUSE_TOKEN: key,
           GATEHOUSE_DATA_DIR: dataDir,
           GATEHOUSE_LISTEN__LDAP: `127.0.0.1:${port}`,
+          GATEHOUSE_LISTEN__LDAPS: `127.0.0.1:${tlsPort}`,
           GATEHOUSE_LISTEN__METRICS: "127.0.0.1:0",
           GATEHOUSE_LOG__LEVEL: "warn",
         },
@@ -130,6 +134,19 @@ for (const mode of ["binary", "bun run"] as const)
       expect(res.code).toBe(0);
       expect(res.stdout).toContain(`namingContexts: DC=ldap,DC=goauthentik,DC=io`);
       expect(res.stdout).toContain("vendorName: goauthentik.io");
+    });
+
+    test("LDAPS answers binds over TLS with the outpost's own certificate", async () => {
+      const bind = (password: string, verify: "never" | "demand") =>
+        run(["ldapwhoami", "-x", "-H", tlsUrl, "-D", `cn=bea,ou=users,${BASE}`, "-w", password], undefined, {
+          LDAPTLS_REQCERT: verify,
+        });
+      const ok = await bind("bea-secret-1", "never");
+      expect(ok.code).toBe(0);
+      expect(ok.stdout.trim()).toBe(`dn:cn=bea,ou=users,${BASE}`);
+      expect((await bind("nope", "never")).code).toBe(49);
+      // The certificate is self-signed: a client that checks it refuses the connection.
+      expect((await bind("bea-secret-1", "demand")).code).toBe(255);
     });
 
     test("ldapwhoami binds with the right password and refuses a wrong one", async () => {

@@ -11,8 +11,10 @@ export function needTool(name: string, install: string): boolean {
 export async function run(
   cmd: string[],
   stdin?: string,
+  env?: Record<string, string>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const proc = Bun.spawn(cmd, {
+    ...(env && { env: { ...process.env, ...env } }),
     stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
     stdout: "pipe",
     stderr: "pipe",
