@@ -4,9 +4,9 @@
  */
 import type { ApiClient } from "../runtime/api.ts";
 import { selfSignedCertificate } from "../runtime/certificate.ts";
+import { CredentialCache } from "../runtime/credential-cache.ts";
 import { runFlow, splitMfa } from "../runtime/flow.ts";
 import type { OutpostInstance, OutpostKind, OutpostRuntimeContext } from "../runtime/runtime.ts";
-import { BindCache } from "./bind-cache.ts";
 import {
   buildDirectory,
   type Directory,
@@ -70,7 +70,7 @@ export function ldapKind(
     }));
   };
 
-  const cache = new BindCache();
+  const cache = new CredentialCache<BindFlags>();
 
   const bind = async (
     provider: Provider,
