@@ -3,6 +3,9 @@
  * keeps per-DN bind flags for this instance, and answers searches from the provider's directory. Write
  * operations are refused with unwillingToPerform.
  */
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import ldap from "ldapjs";
 import type { Logger } from "../../shared/log.ts";
 import { VERSION } from "../../shared/version.ts";
@@ -34,16 +37,26 @@ interface BindReq {
   credentials?: string;
   connection: Connection;
 }
+interface Control {
+  type: string;
+  criticality: boolean;
+  value?: unknown;
+}
 interface SearchReq {
   dn: { toString(): string };
   scopeName: "base" | "single" | "subtree";
   attributes: string[];
   sizeLimit: number;
-  filter: { matches(entry: Record<string, string[]>, strictAttrCase: boolean): boolean };
+  filter: {
+    matches(entry: Record<string, string[]>, strictAttrCase: boolean): boolean;
+    toString(): string;
+  };
+  controls: Control[];
   connection: Connection;
 }
 interface Res {
   send(entry: unknown): void;
+  addControl(control: unknown): void;
   end(): void;
   responseValue?: string;
   messageId: number;
@@ -127,7 +140,10 @@ function select(entry: Entry, requested: string[]): Entry {
   return { dn: entry.dn, attributes };
 }
 
-function rootDse(providers: Provider[]): Entry {
+const WHO_AM_I = "1.3.6.1.4.1.4203.1.11.3";
+const START_TLS = "1.3.6.1.4.1.1466.20037";
+
+function rootDse(providers: Provider[], startTls: boolean): Entry {
   const bases = providers.map((p) => p.config.base_dn);
   return {
     dn: "",
@@ -139,15 +155,47 @@ function rootDse(providers: Provider[]): Entry {
       rootDomainNamingContext: bases.slice(0, 1),
       vendorName: ["goauthentik.io"],
       vendorVersion: [`Gatehouse LDAP Outpost ${VERSION}`],
-      supportedExtension: ["1.3.6.1.4.1.4203.1.11.3"],
+      supportedExtension: startTls ? [WHO_AM_I, START_TLS] : [WHO_AM_I],
+      supportedControl: [PAGED_RESULTS],
     },
   };
+}
+
+/** RFC 2696 simple paged results. */
+const PAGED_RESULTS = "1.2.840.113556.1.4.319";
+/** Controls a search may carry that change nothing here, so even a critical one is fine. */
+const HARMLESS_CONTROLS = new Set([
+  "2.16.840.1.113730.3.4.2", // ManageDsaIT: there are no referrals
+  "1.3.6.1.4.1.42.2.27.8.5.1", // password policy request: binds answer plainly
+]);
+/** Open paged searches a connection may hold before the oldest is dropped. */
+const MAX_CURSORS = 8;
+
+interface Cursor {
+  /** The search this cursor continues: a client must not swap it between pages. */
+  key: string;
+  entries: Entry[];
+  offset: number;
+  /** The size limit cut the result set short: the last page ends with sizeLimitExceeded. */
+  truncated: boolean;
+}
+
+const cursors = new WeakMap<object, Map<string, Cursor>>();
+
+function cursorsOf(connection: Connection): Map<string, Cursor> {
+  let open = cursors.get(connection);
+  if (!open) {
+    open = new Map();
+    cursors.set(connection, open);
+  }
+  return open;
 }
 
 export async function startLdapServer(o: LdapServerOptions): Promise<LdapServer> {
   // Bind flags are per outpost instance, shared by the plain and the TLS listener.
   const flags = new Map<string, BindFlags>();
-  const plain = await listen(ldap.createServer(), o.listen, o, flags);
+  const secureContext = o.tls && createSecureContext({ cert: o.tls.cert, key: o.tls.key });
+  const plain = await listen(ldap.createServer(), o.listen, o, flags, secureContext);
   const tls = o.tls
     ? await listen(
         ldap.createServer({ certificate: o.tls.cert, key: o.tls.key } as never),
@@ -171,6 +219,7 @@ async function listen(
   address: { hostname: string; port: number },
   o: LdapServerOptions,
   flags: Map<string, BindFlags>,
+  startTls?: SecureContext,
 ): Promise<{ port: number; close(): Promise<void> }> {
   server.bind("", async (req: BindReq, res: Res, next: Next) => {
     const dn = req.dn.toString();
@@ -199,7 +248,7 @@ async function listen(
     const base = req.dn.toString();
     const scope = req.scopeName === "single" ? "one" : req.scopeName === "subtree" ? "sub" : "base";
     if (norm(base) === "" && scope === "base") {
-      res.send(searchEntry(res, select(rootDse(o.providers()), req.attributes)));
+      res.send(searchEntry(res, select(rootDse(o.providers(), startTls !== undefined), req.attributes)));
       res.end();
       return next();
     }
@@ -210,13 +259,28 @@ async function listen(
     const bound = flags.get(norm(bindDn));
     if (!provider || !bound || !providerFor([provider], bindDn))
       return next(new ldap.InsufficientAccessRightsError());
+    const unknown = req.controls.find(
+      (c) => c.criticality && c.type !== PAGED_RESULTS && !HARMLESS_CONTROLS.has(c.type),
+    );
+    if (unknown) return next(new ldap.UnavailableCriticalExtensionError(`control ${unknown.type}`));
+    const matching = () => {
+      const found: Entry[] = [];
+      for (const entry of visible(provider, bound, bindDn)) {
+        if (!inScope(entry.dn, base, scope)) continue;
+        const lower = Object.fromEntries(
+          Object.entries(entry.attributes).map(([k, v]) => [k.toLowerCase(), v]),
+        );
+        if (req.filter.matches(lower, false)) found.push(entry);
+      }
+      return found;
+    };
+
+    const paged = req.controls.find((c) => c.type === PAGED_RESULTS);
+    if (paged)
+      return pagedSearch(req, res, next, paged, `${bindDn}\0${base}\0${scope}\0${req.filter}`, matching);
+
     let sent = 0;
-    for (const entry of visible(provider, bound, bindDn)) {
-      if (!inScope(entry.dn, base, scope)) continue;
-      const lower = Object.fromEntries(
-        Object.entries(entry.attributes).map(([k, v]) => [k.toLowerCase(), v]),
-      );
-      if (!req.filter.matches(lower, false)) continue;
+    for (const entry of matching()) {
       if (req.sizeLimit > 0 && sent >= req.sizeLimit) return next(new ldap.SizeLimitExceededError());
       res.send(searchEntry(res, select(entry, req.attributes)));
       sent++;
@@ -225,13 +289,95 @@ async function listen(
     return next();
   });
 
+  /**
+   * One page of a paged search: the first request takes a snapshot of the matching entries (so pages
+   * neither repeat nor skip entries while the directory changes), later ones continue it by cookie.
+   * A page size of 0 abandons the search. The size limit applies to the whole result set.
+   */
+  function pagedSearch(
+    req: SearchReq,
+    res: Res,
+    next: Next,
+    control: Control,
+    key: string,
+    matching: () => Entry[],
+  ) {
+    const { PagedResultsControl } = ldap as unknown as {
+      PagedResultsControl: new (o: {
+        criticality: boolean;
+        value: { size: number; cookie: Buffer };
+      }) => unknown;
+    };
+    const { size, cookie } = control.value as { size: number; cookie: Buffer };
+    const open = cursorsOf(req.connection);
+    const id = cookie.length > 0 ? cookie.toString("latin1") : undefined;
+    let cursor: Cursor | undefined;
+    if (id !== undefined) {
+      cursor = open.get(id);
+      if (!cursor || cursor.key !== key) {
+        open.delete(id);
+        return next(new ldap.UnwillingToPerformError("unknown or mismatched paged results cookie"));
+      }
+      open.delete(id);
+    }
+    const done = (nextCookie: string) => {
+      res.addControl(
+        new PagedResultsControl({
+          criticality: false,
+          value: { size: 0, cookie: Buffer.from(nextCookie, "latin1") },
+        }),
+      );
+    };
+    if (size === 0) {
+      done("");
+      res.end();
+      return next();
+    }
+    if (!cursor) {
+      const entries = matching();
+      const truncated = req.sizeLimit > 0 && entries.length > req.sizeLimit;
+      cursor = { key, entries: truncated ? entries.slice(0, req.sizeLimit) : entries, offset: 0, truncated };
+    }
+    const page = cursor.entries.slice(cursor.offset, cursor.offset + size);
+    for (const entry of page) res.send(searchEntry(res, select(entry, req.attributes)));
+    cursor.offset += page.length;
+    if (cursor.offset < cursor.entries.length) {
+      const nextId = randomBytes(12).toString("hex");
+      if (open.size >= MAX_CURSORS) open.delete(open.keys().next().value as string);
+      open.set(nextId, cursor);
+      done(nextId);
+    } else {
+      done("");
+      if (cursor.truncated) return next(new ldap.SizeLimitExceededError());
+    }
+    res.end();
+    return next();
+  }
+
   // WhoAmI (RFC 4532): the bound DN, or nothing for an anonymous connection.
-  server.exop("1.3.6.1.4.1.4203.1.11.3", (req: BindReq, res: Res, next: Next) => {
+  server.exop(WHO_AM_I, (req: BindReq, res: Res, next: Next) => {
     const dn = req.connection.ldap.bindDN.toString();
     res.responseValue = dn && norm(dn) !== "cn=anonymous" ? `dn:${dn}` : "";
     res.end();
     return next();
   });
+
+  // StartTLS (RFC 4511 §4.14) on the plain listener: answer success in clear, then hand the socket to a
+  // TLS layer and serve the same connection afresh (anonymous again) over it.
+  if (startTls) {
+    server.exop(START_TLS, (req: BindReq, res: Res, next: Next) => {
+      const plainSocket = req.connection as unknown as Socket;
+      if (plainSocket instanceof TLSSocket) return next(new ldap.OperationsError("TLS is already active"));
+      res.end();
+      plainSocket.removeAllListeners("data");
+      const secure = new TLSSocket(plainSocket, { isServer: true, secureContext: startTls });
+      if (!secure.remoteAddress)
+        Object.defineProperty(secure, "remoteAddress", { value: plainSocket.remoteAddress });
+      secure.on("error", (err) => o.log.info("StartTLS handshake failed", { error: err.message }));
+      (server as unknown as { newConnection(socket: Socket): void }).newConnection(secure);
+      return next();
+    });
+  }
 
   const refuse = (_req: unknown, _res: unknown, next: Next) =>
     next(new ldap.UnwillingToPerformError("Gatehouse's LDAP is read-only"));
@@ -239,6 +385,13 @@ async function listen(
   server.modify("", refuse);
   server.del("", refuse);
   server.modifyDN("", refuse);
+
+  // ldapjs reports a client's undecodable message (after closing its connection) as a server error;
+  // without a listener that would end the process.
+  server.on("error", (err: Error) =>
+    o.log.info("ldap client sent a malformed message", { error: err.message }),
+  );
+  server.on("clientError", (err: Error) => o.log.debug("ldap connection error", { error: err.message }));
 
   await new Promise<void>((resolve) => server.listen(address.port, address.hostname, () => resolve()));
   const bound = (server as unknown as { address(): { port: number } }).address();

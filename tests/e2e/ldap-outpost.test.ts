@@ -115,7 +115,18 @@ for (const mode of ["binary", "bun run"] as const)
     });
 
     const ldap = (tool: string, dn: string, password: string, ...args: string[]) =>
-      run([tool, "-x", "-H", url, "-D", dn, "-w", password, ...args]);
+      run([
+        tool,
+        "-x",
+        "-H",
+        url,
+        "-D",
+        dn,
+        "-w",
+        password,
+        ...(tool === "ldapsearch" ? ["-o", "ldif-wrap=no"] : []),
+        ...args,
+      ]);
 
     test("the root DSE names the base DN", async () => {
       const res = await run([
@@ -201,6 +212,149 @@ for (const mode of ["binary", "bun run"] as const)
         `dn: cn=x,ou=users,${BASE}\nobjectClass: top\ncn: x\n`,
       );
       expect(add.code).toBe(53);
+    });
+
+    test("paged results (RFC 2696) return every entry once, page by page; size limits apply", async () => {
+      const bea = `cn=bea,ou=users,${BASE}`;
+      const dns = (out: string) =>
+        out
+          .split("\n")
+          .filter((l) => l.startsWith("dn: "))
+          .sort();
+      const all = await ldap("ldapsearch", bea, "bea-secret-1", "-LLL", "-b", BASE, "(objectClass=*)", "1.1");
+      expect(all.code, all.stderr).toBe(0);
+      const paged = await ldap(
+        "ldapsearch",
+        bea,
+        "bea-secret-1",
+        "-b",
+        BASE,
+        "-E",
+        "pr=2/noprompt",
+        "(objectClass=*)",
+        "1.1",
+      );
+      expect(paged.code, paged.stderr).toBe(0);
+      expect(dns(paged.stdout)).toEqual(dns(all.stdout));
+      expect(dns(all.stdout).length).toBeGreaterThan(6);
+      // ldapsearch prints the server's cookie for every page but the last (where it is empty).
+      const cookies = paged.stdout.match(/^pagedresults: cookie=\S+/gm) ?? [];
+      expect(cookies.length).toBe(Math.ceil(dns(all.stdout).length / 2) - 1);
+      // A critical paged control is understood; an unknown critical control is refused (12).
+      const critical = await ldap(
+        "ldapsearch",
+        bea,
+        "bea-secret-1",
+        "-b",
+        BASE,
+        "-E",
+        "!pr=3/noprompt",
+        "(cn=*)",
+        "1.1",
+      );
+      expect(critical.code).toBe(0);
+      const unknown = await ldap("ldapsearch", bea, "bea-secret-1", "-b", BASE, "-E", "!1.2.3.4.5", "(cn=*)");
+      expect(unknown.code).toBe(12);
+      // -z 2: two entries, then sizeLimitExceeded (4), paged or not.
+      const limited = await ldap(
+        "ldapsearch",
+        bea,
+        "bea-secret-1",
+        "-LLL",
+        "-z",
+        "2",
+        "-b",
+        BASE,
+        "(objectClass=*)",
+        "1.1",
+      );
+      expect(limited.code).toBe(4);
+      expect(dns(limited.stdout).length).toBe(2);
+      const limitedPaged = await ldap(
+        "ldapsearch",
+        bea,
+        "bea-secret-1",
+        "-LLL",
+        "-z",
+        "3",
+        "-E",
+        "pr=2/noprompt",
+        "-b",
+        BASE,
+        "(objectClass=*)",
+        "1.1",
+      );
+      expect(limitedPaged.code).toBe(4);
+      expect(dns(limitedPaged.stdout).length).toBe(3);
+    });
+
+    test("StartTLS on the plain port, then a bind over TLS", async () => {
+      const res = await run(
+        ["ldapwhoami", "-x", "-ZZ", "-H", url, "-D", `cn=bea,ou=users,${BASE}`, "-w", "bea-secret-1"],
+        undefined,
+        { LDAPTLS_REQCERT: "never" },
+      );
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout.trim()).toBe(`dn:cn=bea,ou=users,${BASE}`);
+      const search = await run(
+        [
+          "ldapsearch",
+          "-x",
+          "-ZZ",
+          "-LLL",
+          "-H",
+          url,
+          "-D",
+          `cn=bea,ou=users,${BASE}`,
+          "-w",
+          "bea-secret-1",
+          "-b",
+          BASE,
+          "(cn=cal)",
+          "cn",
+        ],
+        undefined,
+        { LDAPTLS_REQCERT: "never" },
+      );
+      expect(search.code, search.stderr).toBe(0);
+      expect(search.stdout).toContain(`dn: cn=cal,ou=users,${BASE}`);
+      const dse = await run([
+        "ldapsearch",
+        "-x",
+        "-LLL",
+        "-H",
+        url,
+        "-s",
+        "base",
+        "-b",
+        "",
+        "supportedExtension",
+      ]);
+      expect(dse.stdout).toContain("supportedExtension: 1.3.6.1.4.1.1466.20037");
+    });
+
+    test("garbage on the wire closes that connection only; the outpost keeps answering", async () => {
+      const port = Number(new URL(url).port);
+      const payloads = [
+        Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        Buffer.from([0x30, 0x03, 0x02, 0x01]), // truncated
+        Buffer.from([0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01]), // claims 2 GiB
+        Buffer.from([0x30, 0x05, 0x02, 0x01, 0x01, 0x77, 0x00]), // unknown operation
+        crypto.getRandomValues(new Uint8Array(4096)),
+      ];
+      for (const payload of payloads) {
+        const socket = await Bun.connect({
+          hostname: "127.0.0.1",
+          port,
+          socket: { data() {}, close() {}, error() {} },
+        });
+        socket.write(payload);
+        await Bun.sleep(50);
+        socket.end();
+      }
+      const ok = await ldap("ldapwhoami", `cn=cal,ou=users,${BASE}`, "cal-secret-1");
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(outpost.exitCode).toBeNull();
     });
 
     const waitFor = async (check: () => Promise<boolean>, ms = 3000) => {
