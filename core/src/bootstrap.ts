@@ -5,6 +5,7 @@
  */
 import { randomSecret, sha256Hex } from "../../shared/crypto.ts";
 import { type CoreContext, inTransaction } from "./context.ts";
+import { ensureSelfSignedCertificate } from "./crypto/self-signed.ts";
 import { recordEvent } from "./events/service.ts";
 import { createGroup } from "./groups/service.ts";
 import { createToken } from "./tokens/service.ts";
@@ -63,6 +64,7 @@ export async function bootstrap(ctx: CoreContext): Promise<BootstrapResult> {
       return true;
     });
   }
+  await ensureSelfSignedCertificate(ctx);
   const admin = await findUserByUsername(ctx.store.db, ADMIN_USERNAME);
   if (admin && admin.password === null) return { created, setupKey: await issueSetupKey(ctx, admin.id) };
   return { created };

@@ -11,6 +11,7 @@ import { blueprintsController } from "../blueprints/index.ts";
 import { blueprintDirs } from "../blueprints/instances.ts";
 import { brandsController } from "../brands/index.ts";
 import type { CoreContext } from "../context.ts";
+import { certificatesController } from "../crypto/index.ts";
 import { eventsController } from "../events/index.ts";
 import { flowExecutorController } from "../flows/executor/index.ts";
 import { flowBindingsController, flowsController } from "../flows/index.ts";
@@ -53,6 +54,7 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(applicationsController(ctx))
     .use(ldapProvidersController(ctx))
     .use(ldapOutpostController(ctx))
+    .use(certificatesController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 
   return (

@@ -327,6 +327,22 @@ export interface ApplicationBackchannelProvidersTable {
   provider: number;
 }
 
+export interface CertificateKeyPairsTable {
+  kp_uuid: string;
+  name: string;
+  certificate_data: string;
+  /** PEM as given, or "" when the pair has no private key. Never serialized outside view_private_key. */
+  key_data: string;
+  managed: string | null;
+  fingerprint_sha256: string;
+  fingerprint_sha1: string;
+  cert_expiry: Timestamp;
+  cert_subject: string;
+  key_type: string | null;
+  created: Timestamp;
+  last_updated: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   groups: GroupsTable;
@@ -361,4 +377,5 @@ export interface Database {
   role_permissions: RolePermissionsTable;
   applications: ApplicationsTable;
   application_backchannel_providers: ApplicationBackchannelProvidersTable;
+  certificate_key_pairs: CertificateKeyPairsTable;
 }

@@ -8,6 +8,7 @@ import { migration0007 } from "./0007_prompts_invitations.ts";
 import { migration0008 } from "./0008_outposts.ts";
 import { migration0009 } from "./0009_rbac.ts";
 import { migration0010 } from "./0010_applications.ts";
+import { migration0011 } from "./0011_certificates.ts";
 import type { StoreMigration } from "./types.ts";
 
 /** Every migration the code knows, in order. Append only; never edit one that has shipped. */
@@ -22,4 +23,5 @@ export const migrations: readonly StoreMigration[] = [
   migration0008,
   migration0009,
   migration0010,
+  migration0011,
 ];

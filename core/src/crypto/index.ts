@@ -1,0 +1,184 @@
+/**
+ * /api/v3/crypto/certificatekeypairs/ — authentik's CertificateKeyPairViewSet, for superusers only:
+ * list, create, retrieve, update, delete, `generate/`, `view_certificate/`, `view_private_key/` (both
+ * logged as secret_view) and `used_by/`. Changing or deleting a pair an LDAP provider uses tells the
+ * outposts serving it to refresh, once the change is committed.
+ */
+import { Elysia } from "elysia";
+import { validationError } from "../../../shared/errors.ts";
+import { audit } from "../api/audit.ts";
+import { authenticated, noContent } from "../api/authenticated.ts";
+import { parseBody } from "../api/body.ts";
+import { uuidKey } from "../api/crud.ts";
+import { doc } from "../api/doc.ts";
+import { pageRequest } from "../api/pagination.ts";
+import type { RequestMeta } from "../api/request.ts";
+import { type Actor, requireSuperuser } from "../auth/actor.ts";
+import { type CoreContext, type Db, inTransaction } from "../context.ts";
+import type { EventAction } from "../events/actions.ts";
+import { generateCertificate, SUPPORTED_ALGS } from "./generate.ts";
+import { CERTIFICATE_READ_ONLY, CertificateGenerationRequest, CertificateKeyPairRequest } from "./model.ts";
+import {
+  createPair,
+  deletePair,
+  getPair,
+  listPairs,
+  type PairRow,
+  serializePair,
+  updatePair,
+} from "./service.ts";
+import { detachPair, outpostsUsing, usedBy } from "./usage.ts";
+
+const TAG = "crypto";
+const op = (id: string, response: string, body?: Parameters<typeof doc>[3], status = 200) =>
+  doc(TAG, `crypto_certificatekeypairs_${id}`, response, body, status);
+
+const modelRef = (row: PairRow) => ({
+  app: "authentik_crypto",
+  model_name: "certificatekeypair",
+  pk: row.kp_uuid,
+  name: row.name,
+});
+
+/** A PEM file as authentik sends it: application/x-pem-file, as an attachment named after the pair. */
+function pemDownload(name: string, suffix: string, data: string): Response {
+  const safe = name.replace(/[^\w.@ -]/g, "_");
+  return new Response(data, {
+    headers: {
+      "content-type": "application/x-pem-file",
+      "content-disposition": `attachment; filename="${safe}_${suffix}.pem"; filename*=UTF-8''${encodeURIComponent(`${name}_${suffix}.pem`)}`,
+    },
+  });
+}
+
+export function certificatesController(ctx: CoreContext) {
+  const notify = (outposts: string[]) => {
+    for (const outpost of outposts) ctx.signals.emit({ kind: "outpost_changed", outpost });
+  };
+  /** One write, its audit event, and the outposts to tell once it is committed. */
+  const write = async (
+    actor: Actor,
+    meta: RequestMeta,
+    action: Extract<EventAction, "model_created" | "model_updated">,
+    run: (db: Db) => Promise<PairRow>,
+  ) => {
+    const { row, outposts } = await inTransaction(ctx, async (trx) => {
+      const row = await run(trx);
+      await audit(ctx, trx, actor, meta, action, { model: modelRef(row) });
+      return { row, outposts: action === "model_updated" ? await outpostsUsing(trx, row.kp_uuid) : [] };
+    });
+    notify(outposts);
+    return serializePair(row);
+  };
+  const update =
+    (partial: boolean) =>
+    ({
+      actor,
+      meta,
+      params,
+      body,
+    }: {
+      actor: Actor;
+      meta: RequestMeta;
+      params: { kp_uuid: string };
+      body: unknown;
+    }) => {
+      const input = parseBody(CertificateKeyPairRequest, body, { readOnly: CERTIFICATE_READ_ONLY, partial });
+      const uuid = uuidKey(params.kp_uuid);
+      return write(actor, meta, "model_updated", (db) => updatePair(db, uuid, input, ctx.clock()));
+    };
+  /** Reading the certificate or the key is logged, as authentik does. */
+  const viewed = (actor: Actor, meta: RequestMeta, row: PairRow, type: "certificate" | "private_key") =>
+    audit(ctx, ctx.store.db, actor, meta, "secret_view", { secret: modelRef(row), type });
+
+  return new Elysia({ prefix: "/crypto/certificatekeypairs" })
+    .use(authenticated(ctx))
+    .onBeforeHandle(({ actor }) => requireSuperuser(actor))
+    .get("/", ({ search }) => listPairs(ctx, search, pageRequest(search)), op("list", "CertificateKeyPair"))
+    .post(
+      "/",
+      async ({ actor, meta, body, set }) => {
+        const input = parseBody(CertificateKeyPairRequest, body, { readOnly: CERTIFICATE_READ_ONLY });
+        const out = await write(actor, meta, "model_created", (db) => createPair(db, input, ctx.clock()));
+        set.status = 201;
+        return out;
+      },
+      op("create", "CertificateKeyPair", CertificateKeyPairRequest, 201),
+    )
+    .post(
+      "/generate/",
+      async ({ actor, meta, body }) => {
+        const input = parseBody(CertificateGenerationRequest, body);
+        const alg = input.alg ?? "rsa";
+        if (!SUPPORTED_ALGS.includes(alg))
+          throw validationError("CK0010UnsupportedAlg", { alg: [`"${alg}" is not supported here.`] });
+        const raw = input.subject_alt_name ?? "";
+        const pair = await generateCertificate({
+          commonName: input.common_name,
+          subjectAltNames: raw === "" ? [] : raw.split(",").map((s) => s.trim()),
+          validityDays: input.validity_days,
+          alg,
+          now: ctx.clock(),
+        });
+        return write(actor, meta, "model_created", (db) =>
+          createPair(
+            db,
+            { name: input.common_name, certificate_data: pair.certificate, key_data: pair.key },
+            ctx.clock(),
+          ),
+        );
+      },
+      op("generate_create", "CertificateKeyPair", CertificateGenerationRequest),
+    )
+    .get(
+      "/:kp_uuid/",
+      async ({ params }) => serializePair(await getPair(ctx.store.db, uuidKey(params.kp_uuid))),
+      op("retrieve", "CertificateKeyPair"),
+    )
+    .put("/:kp_uuid/", update(false), op("update", "CertificateKeyPair", CertificateKeyPairRequest))
+    .patch("/:kp_uuid/", update(true), op("partial_update", "CertificateKeyPair", CertificateKeyPairRequest))
+    .delete(
+      "/:kp_uuid/",
+      async ({ actor, meta, params }) => {
+        const uuid = uuidKey(params.kp_uuid);
+        const outposts = await inTransaction(ctx, async (trx) => {
+          const affected = await outpostsUsing(trx, uuid);
+          await detachPair(trx, uuid);
+          const row = await deletePair(trx, uuid);
+          await audit(ctx, trx, actor, meta, "model_deleted", { model: modelRef(row) });
+          return affected;
+        });
+        notify(outposts);
+        return noContent();
+      },
+      op("destroy", "No response body", undefined, 204),
+    )
+    .get(
+      "/:kp_uuid/used_by/",
+      async ({ params }) => {
+        const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
+        return usedBy(ctx.store.db, row.kp_uuid);
+      },
+      op("used_by_list", "UsedBy"),
+    )
+    .get(
+      "/:kp_uuid/view_certificate/",
+      async ({ actor, meta, params, search }) => {
+        const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
+        await viewed(actor, meta, row, "certificate");
+        if (search.has("download")) return pemDownload(row.name, "certificate", row.certificate_data);
+        return { data: row.certificate_data };
+      },
+      op("view_certificate_retrieve", "CertificateData"),
+    )
+    .get(
+      "/:kp_uuid/view_private_key/",
+      async ({ actor, meta, params, search }) => {
+        const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
+        await viewed(actor, meta, row, "private_key");
+        if (search.has("download")) return pemDownload(row.name, "private_key", row.key_data);
+        return { data: row.key_data };
+      },
+      op("view_private_key_retrieve", "CertificateData"),
+    );
+}
