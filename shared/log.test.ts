@@ -62,6 +62,14 @@ describe("redact", () => {
     });
   });
 
+  test("cuts off values nested too deep to check, so no secret slips out below the limit", () => {
+    let deep: Record<string, unknown> = { password: "hunter2" };
+    for (let i = 0; i < 10; i++) deep = { next: deep };
+    const text = JSON.stringify(redact(deep));
+    expect(text).not.toContain("hunter2");
+    expect(text).toContain("[truncated]");
+  });
+
   test("redacts a sensitive key whatever its value's type, including objects", () => {
     expect(redact({ token: { raw: "abc" }, secret: 12345, password: ["a", "b"] })).toEqual({
       token: "[redacted]",

@@ -20,8 +20,12 @@ export interface LoggerOptions {
   now?: () => Date;
 }
 
+/** Deeper than this a value is cut off rather than logged unchecked (it may hold a secret). */
+const MAX_DEPTH = 6;
+
 export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 6 || value === null || typeof value !== "object") return value;
+  if (value === null || typeof value !== "object") return value;
+  if (depth > MAX_DEPTH) return "[truncated]";
   if (value instanceof Error) return { name: value.name, message: value.message };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};

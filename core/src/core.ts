@@ -10,6 +10,7 @@ import { type BootstrapResult, bootstrap } from "./bootstrap.ts";
 import type { CoreConfig } from "./config/index.ts";
 import { type Clock, type CoreContext, systemClock } from "./context.ts";
 import { type CoreMetrics, createMetrics } from "./metrics.ts";
+import { ensureEmbeddedOutposts } from "./outposts/embedded.ts";
 import { OutpostHub } from "./outposts/hub.ts";
 import { loadInstallSecrets } from "./secrets.ts";
 import { Signals } from "./signals.ts";
@@ -62,6 +63,7 @@ export async function createCore(config: CoreConfig, log: Logger, clock: Clock =
   if (store.pubsub) await signals.relay(store.pubsub);
   const ctx: CoreContext = { store, config, log, clock, signals, ...secrets };
   const result = await bootstrap(ctx);
+  await ensureEmbeddedOutposts(ctx);
   await applyFileBlueprints(ctx, blueprintDirs(config.blueprints_dir));
   const metrics = createMetrics(store, config["postgresql.pool_max"]);
   const app = buildApp(ctx, metrics);

@@ -196,14 +196,20 @@ export async function startLdapServer(o: LdapServerOptions): Promise<LdapServer>
   const flags = new Map<string, BindFlags>();
   const secureContext = o.tls && createSecureContext({ cert: o.tls.cert, key: o.tls.key });
   const plain = await listen(ldap.createServer(), o.listen, o, flags, secureContext);
-  const tls = o.tls
-    ? await listen(
-        ldap.createServer({ certificate: o.tls.cert, key: o.tls.key } as never),
-        o.tls.listen,
-        o,
-        flags,
-      )
-    : undefined;
+  let tls: Awaited<ReturnType<typeof listen>> | undefined;
+  try {
+    tls = o.tls
+      ? await listen(
+          ldap.createServer({ certificate: o.tls.cert, key: o.tls.key } as never),
+          o.tls.listen,
+          o,
+          flags,
+        )
+      : undefined;
+  } catch (err) {
+    await plain.close();
+    throw err;
+  }
   return {
     port: plain.port,
     tlsPort: tls?.port,
@@ -386,17 +392,37 @@ async function listen(
   server.del("", refuse);
   server.modifyDN("", refuse);
 
-  // ldapjs reports a client's undecodable message (after closing its connection) as a server error;
-  // without a listener that would end the process.
+  const sockets = new Set<Socket>();
+  (server as unknown as { server: import("node:net").Server }).server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+
+  // A port already taken fails the start instead of leaving it waiting.
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(address.port, address.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  // From here ldapjs reports a client's undecodable message (after closing that connection) as a
+  // server error; without a listener that would end the process.
   server.on("error", (err: Error) =>
     o.log.info("ldap client sent a malformed message", { error: err.message }),
   );
   server.on("clientError", (err: Error) => o.log.debug("ldap connection error", { error: err.message }));
-
-  await new Promise<void>((resolve) => server.listen(address.port, address.hostname, () => resolve()));
   const bound = (server as unknown as { address(): { port: number } }).address();
   return {
     port: bound.port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    // Closing the listener waits for every connection to end, and clients may keep theirs open (or
+    // half-closed) forever: end them.
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+        // Sockets the listener never reported (TLS ones, on some runtimes) must not hold a shutdown.
+        setTimeout(resolve, 2000).unref();
+      }),
   };
 }

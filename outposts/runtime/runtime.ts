@@ -63,6 +63,8 @@ export interface RunOptions {
   signals?: boolean;
   /** The spread of refreshes after TRIGGER_UPDATE (0–10 s by default). */
   reloadOffsetMs?: number;
+  /** Serve ping and /metrics on listen.metrics (an embedded outpost leaves that to the core). */
+  metrics?: boolean;
 }
 
 export async function runOutpost<C>(
@@ -182,17 +184,22 @@ export async function runOutpost<C>(
   const interval = setInterval(() => void refresh(), Math.max(30, outpost.refresh_interval_s || 300) * 1000);
 
   const listen = parseListen(config["listen.metrics"]) ?? { hostname: "0.0.0.0", port: 9300 };
-  const metrics = Bun.serve({
-    hostname: listen.hostname,
-    port: listen.port,
-    async fetch(request) {
-      const path = new URL(request.url).pathname;
-      if (path === "/outpost.goauthentik.io/ping") return new Response(null, { status: 204 });
-      if (path === "/metrics")
-        return new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } });
-      return new Response("Not found", { status: 404 });
-    },
-  });
+  const metrics =
+    options.metrics === false
+      ? undefined
+      : Bun.serve({
+          hostname: listen.hostname,
+          port: listen.port,
+          async fetch(request) {
+            const path = new URL(request.url).pathname;
+            if (path === "/outpost.goauthentik.io/ping") return new Response(null, { status: 204 });
+            if (path === "/metrics")
+              return new Response(await registry.metrics(), {
+                headers: { "content-type": registry.contentType },
+              });
+            return new Response("Not found", { status: 404 });
+          },
+        });
 
   const usr1 = () => void refresh();
   if (options.signals !== false) process.on("SIGUSR1", usr1);
@@ -201,7 +208,7 @@ export async function runOutpost<C>(
   return {
     instance,
     refresh,
-    metricsPort: metrics.port ?? listen.port,
+    metricsPort: metrics ? (metrics.port ?? listen.port) : 0,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -209,7 +216,7 @@ export async function runOutpost<C>(
       clearInterval(interval);
       channel.stop();
       await kind.stop();
-      await metrics.stop(true);
+      await metrics?.stop(true);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createCore } from "../../core/src/core.ts";
 import { startServer } from "../../core/src/http/server.ts";
+import { ensureEmbeddedOutposts } from "../../core/src/outposts/embedded.ts";
 import { postgresTestUrl } from "../../core/src/store/testing.ts";
 import { memoryLogger } from "../../shared/log.ts";
 import { ADMIN_TOKEN, backendNames, startTestCore, type TestCore } from "../support/core.ts";
@@ -98,7 +99,7 @@ for (const backend of backendNames()) {
       expect(mine.body.results.map((o: { name: string }) => o.name)).toEqual(["ldap-one"]);
       expect(
         (await t.api("GET", "/api/v3/outposts/instances/", { body: undefined })).body.pagination.count,
-      ).toBe(2);
+      ).toBe(3); // with the embedded one
       expect((await t.api("GET", "/api/v3/root/config/", { token: key })).body).toMatchObject({
         cache_timeout: 300,
         capabilities: [],
@@ -111,6 +112,48 @@ for (const backend of backendNames()) {
           })
         ).status,
       ).toBe(403);
+    });
+
+    test("every core has a managed embedded LDAP outpost, re-made at start if deleted", async () => {
+      const find = async (core: TestCore) =>
+        (
+          await core.api(
+            "GET",
+            "/api/v3/outposts/instances/?managed__iexact=goauthentik.io/outposts/embedded-ldap",
+          )
+        ).body.results as { pk: string; name: string; type: string; token_identifier: string }[];
+      const [embedded] = await find(t);
+      expect(embedded?.name).toBe("Embedded LDAP Outpost");
+      expect(embedded?.type).toBe("ldap");
+      expect((await t.api("GET", `/api/v3/core/tokens/${embedded?.token_identifier}/view_key/`)).status).toBe(
+        200,
+      );
+      // A PATCH of only the providers (the usual way to hand it a provider) changes just those.
+      const flows = (await t.api("GET", "/api/v3/flows/instances/?slug=default-authentication-flow")).body
+        .results;
+      const provider = await t.api("POST", "/api/v3/providers/ldap/", {
+        body: {
+          name: "embedded-ldap",
+          authorization_flow: flows[0].pk,
+          invalidation_flow: flows[0].pk,
+          base_dn: "dc=embedded,dc=test",
+        },
+      });
+      expect(provider.status, provider.text).toBe(201);
+      const patched = await t.api("PATCH", `/api/v3/outposts/instances/${embedded?.pk}/`, {
+        body: { providers: [provider.body.pk] },
+      });
+      expect(patched.status, patched.text).toBe(200);
+      expect(patched.body.providers).toEqual([provider.body.pk]);
+      expect(patched.body.name).toBe("Embedded LDAP Outpost");
+      expect((await t.api("DELETE", `/api/v3/outposts/instances/${embedded?.pk}/`)).status).toBe(204);
+      expect(await find(t)).toHaveLength(0);
+      // What every start does:
+      await ensureEmbeddedOutposts(t.core.ctx);
+      const [again] = await find(t);
+      expect(again?.name).toBe("Embedded LDAP Outpost");
+      expect(again?.pk).not.toBe(embedded?.pk);
+      await t.api("DELETE", `/api/v3/providers/ldap/${provider.body.pk}/`);
     });
 
     test("bad outpost settings are refused", async () => {

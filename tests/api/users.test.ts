@@ -10,7 +10,13 @@ for (const backend of backendNames()) {
     afterAll(() => t.stop());
 
     test("the bootstrap token lists akadmin, a superuser in authentik Admins", async () => {
-      const res = await t.api("GET", "/api/v3/core/users/");
+      // A new install's other account is the embedded outpost's internal service account.
+      const everyone = await t.api("GET", "/api/v3/core/users/");
+      expect(everyone.body.results.map((u: { type: string }) => u.type).sort()).toEqual([
+        "internal",
+        "internal_service_account",
+      ]);
+      const res = await t.api("GET", "/api/v3/core/users/?type=internal");
       expect(res.status).toBe(200);
       expect(res.body.pagination).toEqual({
         next: 0,

@@ -114,7 +114,7 @@ describe("a core configured by a YAML file and file:// secrets", () => {
   });
 
   test("the bootstrap token read from file:// lists users", async () => {
-    const res = await api(core, "GET", "/api/v3/core/users/", { token: TOKEN });
+    const res = await api(core, "GET", "/api/v3/core/users/?type=internal", { token: TOKEN });
     expect(res.status).toBe(200);
     expect(res.body.results[0].username).toBe("akadmin");
   });

@@ -13,6 +13,7 @@ import {
   PROCESS_TIMEOUT_MS,
   reportMissingBackends,
 } from "../support/process.ts";
+import { needTool, run } from "../support/tools.ts";
 import { api, heldRequest } from "./http.ts";
 
 const TOKEN = "e2e-bootstrap-token-0123456789abcdefghijklmnop";
@@ -21,6 +22,7 @@ setDefaultTimeout(PROCESS_TIMEOUT_MS);
 afterAll(disposeAll);
 
 reportMissingBackends("core lifecycle");
+const hasLdapTools = needTool("ldapsearch", "apt-get install ldap-utils");
 
 for (const backend of e2eBackends()) {
   describe(`core lifecycle on ${backend}`, () => {
@@ -33,7 +35,8 @@ for (const backend of e2eBackends()) {
     afterAll(() => install.dispose());
 
     test("GATEHOUSE_BOOTSTRAP_TOKEN lists akadmin, a superuser", async () => {
-      const res = await api(core, "GET", "/api/v3/core/users/", { token: TOKEN });
+      // (The other account of a new install is the embedded outpost's, an internal service account.)
+      const res = await api(core, "GET", "/api/v3/core/users/?type=internal", { token: TOKEN });
       expect(res.status).toBe(200);
       expect(res.body.pagination.count).toBe(1);
       expect(res.body.results[0]).toMatchObject({ username: "akadmin", is_superuser: true, is_active: true });
@@ -42,6 +45,33 @@ for (const backend of e2eBackends()) {
       const wrong = await api(core, "GET", "/api/v3/core/users/", { token: `${TOKEN}x` });
       expect(wrong.status).toBe(403);
     });
+
+    test.skipIf(!hasLdapTools)(
+      "the embedded LDAP outpost answers on listen.ldap once the core is up",
+      async () => {
+        const port = await freePort();
+        expect(await core.stop()).toBe(0);
+        core = await install.start({ env: { GATEHOUSE_LISTEN__LDAP: `127.0.0.1:${port}` } });
+        const url = `ldap://127.0.0.1:${port}`;
+        let dse = { code: -1, stdout: "", stderr: "" };
+        for (let i = 0; i < 100 && dse.code !== 0; i++) {
+          dse = await run(["ldapsearch", "-x", "-LLL", "-H", url, "-s", "base", "-b", "", "vendorName"]);
+          if (dse.code !== 0) await Bun.sleep(100);
+        }
+        expect(dse.code, dse.stderr).toBe(0);
+        expect(dse.stdout).toContain("vendorName: goauthentik.io");
+        // A client that never hangs up does not hold the core's shutdown.
+        const idle = await Bun.connect({
+          hostname: "127.0.0.1",
+          port,
+          socket: { data() {}, close() {}, error() {} },
+        });
+        const code = await core.stop();
+        expect(code, JSON.stringify(core.logs().slice(-8))).toBe(0);
+        idle.end();
+        core = await install.start();
+      },
+    );
 
     test("a user created over the API is still there after SIGTERM and a new start", async () => {
       const created = await api(core, "POST", "/api/v3/core/users/", {
@@ -63,7 +93,7 @@ for (const backend of e2eBackends()) {
         attributes: { team: "e2e" },
       });
       // The second start neither re-created akadmin nor printed a migration.
-      const all = await api(core, "GET", "/api/v3/core/users/", { token: TOKEN });
+      const all = await api(core, "GET", "/api/v3/core/users/?type=internal", { token: TOKEN });
       expect(all.body.results.map((u: { username: string }) => u.username).sort()).toEqual([
         "akadmin",
         "persisted",
@@ -141,7 +171,7 @@ describe("authentik's bootstrap variable names", () => {
   afterAll(() => install.dispose());
 
   test("AUTHENTIK_BOOTSTRAP_TOKEN lists akadmin", async () => {
-    const res = await api(core, "GET", "/api/v3/core/users/", { token: TOKEN });
+    const res = await api(core, "GET", "/api/v3/core/users/?type=internal", { token: TOKEN });
     expect(res.status).toBe(200);
     expect(res.body.results.map((u: { username: string }) => u.username)).toEqual(["akadmin"]);
   });

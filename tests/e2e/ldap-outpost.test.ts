@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { confirmDevice, createTotpDevice, totpCode } from "../../core/src/authenticators/devices.ts";
 import { startServer } from "../../core/src/http/server.ts";
+import { type EmbeddedOutposts, startEmbeddedOutposts } from "../../core/src/outposts/embedded.ts";
 import { memoryLogger } from "../../shared/log.ts";
 import { startTestCore, type TestCore } from "../support/core.ts";
 import { freePort } from "../support/process.ts";
@@ -24,17 +25,25 @@ async function outpostCommand(mode: "binary" | "bun run", dir: string): Promise<
   return [binary];
 }
 
-for (const mode of ["binary", "bun run"] as const)
+for (const mode of ["binary", "bun run", "embedded"] as const)
   describe.skipIf(!ready)(`the LDAP outpost (${mode}) against ldapwhoami and ldapsearch`, () => {
     let t: TestCore;
     let core: ReturnType<typeof startServer>;
-    let outpost: Subprocess;
+    let outpost: Subprocess | undefined;
+    let embedded: EmbeddedOutposts | undefined;
     let dataDir = "";
     let url = "";
     let tlsUrl = "";
 
     beforeAll(async () => {
-      t = await startTestCore("sqlite");
+      const port = await freePort();
+      url = `ldap://127.0.0.1:${port}`;
+      const tlsPort = await freePort();
+      tlsUrl = `ldaps://127.0.0.1:${tlsPort}`;
+      t = await startTestCore("sqlite", {
+        "listen.ldap": `127.0.0.1:${port}`,
+        "listen.ldaps": `127.0.0.1:${tlsPort}`,
+      });
       core = startServer(t.core, memoryLogger("warn"), "127.0.0.1:0");
       const api = async (method: string, path: string, body?: unknown) =>
         (await t.api(method, path, body === undefined ? {} : { body })).body;
@@ -46,12 +55,20 @@ for (const mode of ["binary", "bun run"] as const)
         invalidation_flow: logout,
       });
       await api("POST", "/api/v3/core/applications/", { name: "LDAP", slug: "ldap", provider: provider.pk });
-      const out = await api("POST", "/api/v3/outposts/instances/", {
-        name: "ldap",
-        type: "ldap",
-        providers: [provider.pk],
-        config: {},
-      });
+      // The embedded outpost exists in every core; it serves the provider once it is assigned.
+      const out =
+        mode === "embedded"
+          ? await api(
+              "PATCH",
+              `/api/v3/outposts/instances/${(await api("GET", "/api/v3/outposts/instances/?search=Embedded")).results[0].pk}/`,
+              { providers: [provider.pk] },
+            )
+          : await api("POST", "/api/v3/outposts/instances/", {
+              name: "ldap",
+              type: "ldap",
+              providers: [provider.pk],
+              config: {},
+            });
       const key = (await api("GET", `/api/v3/core/tokens/${out.token_identifier}/view_key/`)).key;
       const staff = await api("POST", "/api/v3/core/groups/", { name: "staff" });
       const devs = await api("POST", "/api/v3/core/groups/", { name: "devs", parents: [staff.pk] });
@@ -80,25 +97,28 @@ for (const mode of ["binary", "bun run"] as const)
       const bea = (await api("GET", "/api/v3/core/users/?username=bea")).results[0];
       await t.api("POST", `/api/v3/rbac/roles/${role.pk}/add_user/`, { body: { pk: bea.pk } });
 
-      const port = await freePort();
-      url = `ldap://127.0.0.1:${port}`;
-      const tlsPort = await freePort();
-      tlsUrl = `ldaps://127.0.0.1:${tlsPort}`;
       dataDir = mkdtempSync(join(tmpdir(), "gatehouse-ldap-"));
-      outpost = Bun.spawn(await outpostCommand(mode, dataDir), {
-        env: {
-          PATH: process.env.PATH,
-          GATEHOUSE_HOST: `http://127.0.0.1:${core.server.port}`,
-          GATEHOUSE_TOKEN: key,
-          GATEHOUSE_DATA_DIR: dataDir,
-          GATEHOUSE_LISTEN__LDAP: `127.0.0.1:${port}`,
-          GATEHOUSE_LISTEN__LDAPS: `127.0.0.1:${tlsPort}`,
-          GATEHOUSE_LISTEN__METRICS: "127.0.0.1:0",
-          GATEHOUSE_LOG__LEVEL: "warn",
-        },
-        stdout: "ignore",
-        stderr: "inherit",
-      });
+      if (mode === "embedded") {
+        embedded = await startEmbeddedOutposts(
+          t.core.ctx,
+          `http://127.0.0.1:${core.server.port}`,
+          memoryLogger("warn"),
+        );
+      } else
+        outpost = Bun.spawn(await outpostCommand(mode, dataDir), {
+          env: {
+            PATH: process.env.PATH,
+            GATEHOUSE_HOST: `http://127.0.0.1:${core.server.port}`,
+            GATEHOUSE_TOKEN: key,
+            GATEHOUSE_DATA_DIR: dataDir,
+            GATEHOUSE_LISTEN__LDAP: `127.0.0.1:${port}`,
+            GATEHOUSE_LISTEN__LDAPS: `127.0.0.1:${tlsPort}`,
+            GATEHOUSE_LISTEN__METRICS: "127.0.0.1:0",
+            GATEHOUSE_LOG__LEVEL: "warn",
+          },
+          stdout: "ignore",
+          stderr: "inherit",
+        });
       for (let i = 0; i < 100; i++) {
         const probe = await run(["ldapsearch", "-x", "-H", url, "-s", "base", "-b", "", "namingContexts"]);
         if (probe.code === 0) break;
@@ -109,6 +129,7 @@ for (const mode of ["binary", "bun run"] as const)
     afterAll(async () => {
       outpost?.kill("SIGTERM");
       await outpost?.exited;
+      await embedded?.stop();
       await core?.stop();
       await t?.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -354,7 +375,7 @@ for (const mode of ["binary", "bun run"] as const)
       }
       const ok = await ldap("ldapwhoami", `cn=cal,ou=users,${BASE}`, "cal-secret-1");
       expect(ok.code, ok.stderr).toBe(0);
-      expect(outpost.exitCode).toBeNull();
+      expect(outpost?.exitCode ?? null).toBeNull();
     });
 
     const waitFor = async (check: () => Promise<boolean>, ms = 3000) => {
@@ -399,27 +420,29 @@ for (const mode of ["binary", "bun run"] as const)
       expect((await ldap("ldapwhoami", dn, "cal-secret-2")).code).toBe(0);
     });
 
-    test("with the core down, cached binds and searches still answer; new credentials get unavailable", async () => {
-      const bea = `cn=bea,ou=users,${BASE}`;
-      expect((await ldap("ldapwhoami", bea, "bea-secret-1")).code).toBe(0);
-      const port = core.server.port;
-      await core.stop();
-      try {
+    // (Not for the embedded outpost: it goes down with its core.)
+    if (mode !== "embedded")
+      test("with the core down, cached binds and searches still answer; new credentials get unavailable", async () => {
+        const bea = `cn=bea,ou=users,${BASE}`;
         expect((await ldap("ldapwhoami", bea, "bea-secret-1")).code).toBe(0);
-        const search = await ldap("ldapsearch", bea, "bea-secret-1", "-LLL", "-b", BASE, "(cn=cal)", "cn");
-        expect(search.code, search.stderr).toBe(0);
-        expect(search.stdout).toContain(`dn: cn=cal,ou=users,${BASE}`);
-        // dot has never bound: there is nothing cached to answer from.
-        expect((await ldap("ldapwhoami", `cn=dot,ou=users,${BASE}`, "dot-secret-1")).code).toBe(52);
-      } finally {
-        core = startServer(t.core, memoryLogger("warn"), `127.0.0.1:${port}`);
-      }
-      // The core is back: new credentials work again.
-      expect(
-        await waitFor(
-          async () => (await ldap("ldapwhoami", `cn=dot,ou=users,${BASE}`, "dot-secret-1")).code === 0,
-          5000,
-        ),
-      ).toBe(true);
-    }, 30_000);
+        const port = core.server.port;
+        await core.stop();
+        try {
+          expect((await ldap("ldapwhoami", bea, "bea-secret-1")).code).toBe(0);
+          const search = await ldap("ldapsearch", bea, "bea-secret-1", "-LLL", "-b", BASE, "(cn=cal)", "cn");
+          expect(search.code, search.stderr).toBe(0);
+          expect(search.stdout).toContain(`dn: cn=cal,ou=users,${BASE}`);
+          // dot has never bound: there is nothing cached to answer from.
+          expect((await ldap("ldapwhoami", `cn=dot,ou=users,${BASE}`, "dot-secret-1")).code).toBe(52);
+        } finally {
+          core = startServer(t.core, memoryLogger("warn"), `127.0.0.1:${port}`);
+        }
+        // The core is back: new credentials work again.
+        expect(
+          await waitFor(
+            async () => (await ldap("ldapwhoami", `cn=dot,ou=users,${BASE}`, "dot-secret-1")).code === 0,
+            5000,
+          ),
+        ).toBe(true);
+      }, 30_000);
   });

@@ -28,15 +28,33 @@ export interface CrudSpec<Row, S extends TObject> {
     actor: Actor,
   ): Promise<Paginated<unknown>>;
   get(db: Db, key: string, actor?: Actor): Promise<Row>;
-  create(db: Db, input: Static<S>, actor: Actor): Promise<Row>;
-  update(db: Db, key: string, input: Partial<Static<S>>): Promise<Row>;
-  remove(db: Db, key: string): Promise<Row>;
+  /** Writes get `afterCommit`: what it is given runs once the transaction has committed (signals). */
+  create(db: Db, input: Static<S>, actor: Actor, afterCommit: AfterCommit): Promise<Row>;
+  update(db: Db, key: string, input: Partial<Static<S>>, afterCommit: AfterCommit): Promise<Row>;
+  remove(db: Db, key: string, afterCommit: AfterCommit): Promise<Row>;
   serialize(db: Db, row: Row): Promise<unknown> | unknown;
   model(row: Row): { name: string; pk: string | number; label: string };
   /** Turns the path segment into a key, or throws 404; uuids by default. */
   key?: (raw: string) => string;
   /** List and retrieve are open to every signed-in user (list and get then narrow by `actor`). */
   readableByAll?: boolean;
+}
+
+export type AfterCommit = (fn: () => void) => void;
+
+/**
+ * One transaction; callbacks handed to `afterCommit` run after it commits (never on rollback). Work that
+ * reads the store outside the transaction (signal handlers) must wait for the commit: on SQLite the one
+ * connection is held until then, so it would deadlock, and elsewhere it would read the old rows.
+ */
+export async function inTransactionThen<T>(
+  ctx: CoreContext,
+  fn: (trx: Db, afterCommit: AfterCommit) => Promise<T>,
+): Promise<T> {
+  const deferred: (() => void)[] = [];
+  const out = await inTransaction(ctx, (trx) => fn(trx, (f) => deferred.push(f)));
+  for (const f of deferred) f();
+  return out;
 }
 
 export function uuidKey(raw: string): string {
@@ -51,16 +69,18 @@ export function crudRoutes<Row, S extends TObject>(ctx: CoreContext, spec: CrudS
     actor: Actor,
     meta: RequestMeta,
     action: "model_created" | "model_updated",
-    run: (db: Db) => Promise<Row>,
+    run: (db: Db, afterCommit: AfterCommit) => Promise<Row>,
   ) =>
-    inTransaction(ctx, async (trx) => {
-      const row = await run(trx);
+    inTransactionThen(ctx, async (trx, afterCommit) => {
+      const row = await run(trx, afterCommit);
       await auditModel(ctx, trx, actor, meta, action, spec.model(row));
       return spec.serialize(trx, row);
     });
   const update = (req: { actor: Actor; meta: RequestMeta; key: string; body: unknown }, partial: boolean) => {
     const input = parseBody(spec.schema, req.body, { readOnly: spec.readOnly, partial });
-    return write(req.actor, req.meta, "model_updated", (db) => spec.update(db, keyOf(req.key), input));
+    return write(req.actor, req.meta, "model_updated", (db, after) =>
+      spec.update(db, keyOf(req.key), input, after),
+    );
   };
   const readable = (actor: Actor) => {
     if (!spec.readableByAll) requireSuperuser(actor);
@@ -75,7 +95,9 @@ export function crudRoutes<Row, S extends TObject>(ctx: CoreContext, spec: CrudS
       "/",
       async ({ actor, meta, body, set }) => {
         const input = parseBody(spec.schema, body, { readOnly: spec.readOnly });
-        const out = await write(actor, meta, "model_created", (db) => spec.create(db, input, actor));
+        const out = await write(actor, meta, "model_created", (db, after) =>
+          spec.create(db, input, actor, after),
+        );
         set.status = 201;
         return out;
       },
@@ -100,8 +122,8 @@ export function crudRoutes<Row, S extends TObject>(ctx: CoreContext, spec: CrudS
     .delete(
       "/:key/",
       async ({ actor, meta, params }) => {
-        await inTransaction(ctx, async (trx) => {
-          const row = await spec.remove(trx, keyOf(params.key));
+        await inTransactionThen(ctx, async (trx, afterCommit) => {
+          const row = await spec.remove(trx, keyOf(params.key), afterCommit);
           await auditModel(ctx, trx, actor, meta, "model_deleted", spec.model(row));
         });
         return noContent();

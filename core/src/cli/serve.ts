@@ -4,6 +4,7 @@ import { VERSION } from "../../../shared/version.ts";
 import type { CoreConfig } from "../config/index.ts";
 import { createCore } from "../core.ts";
 import { startServer } from "../http/server.ts";
+import { startEmbeddedOutposts } from "../outposts/embedded.ts";
 import { startWorker } from "../worker.ts";
 
 /** Resolves -1: the process keeps running until a signal ends it. */
@@ -18,6 +19,8 @@ export async function serve(config: CoreConfig, log: Logger): Promise<number> {
     location: core.ctx.store.location,
   });
   printWelcome(server.url, core.bootstrap.setupKey);
+  // Not awaited: the embedded outposts wait for their first configuration without holding up the core.
+  const embedded = startEmbeddedOutposts(core.ctx, `http://127.0.0.1:${server.server.port}`, log);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -25,7 +28,10 @@ export async function serve(config: CoreConfig, log: Logger): Promise<number> {
     stopping = true;
     log.info("shutting down", { signal });
     worker.stop();
+    await (await embedded).stop();
+    log.debug("embedded outposts stopped");
     await server.stop();
+    log.debug("http server stopped");
     await core.close();
     log.info("stopped");
     process.exit(0);

@@ -15,6 +15,12 @@ export const coreConfigSchema = {
     "0.0.0.0:9000",
     "Address the core's HTTP server (API, UI, health, metrics) listens on.",
   ),
+  "listen.ldap": listen("0.0.0.0:3389", "Plain LDAP (and StartTLS) listener of the embedded LDAP outpost."),
+  "listen.ldaps": listen("0.0.0.0:6636", "LDAPS listener of the embedded LDAP outpost."),
+  "outposts.embedded": bool(
+    true,
+    "Run the embedded outposts inside the core (the LDAP outpost on listen.ldap and listen.ldaps). Turn off when standalone outposts serve every provider.",
+  ),
   "postgresql.url": optionalSecret(
     "PostgreSQL connection URL (postgres://user:pass@host:5432/db). When set (or host is set), PostgreSQL replaces SQLite.",
   ),

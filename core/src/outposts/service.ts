@@ -223,12 +223,17 @@ export async function updateOutpost(
   const current = await getOutpost(db, uuid);
   await check(db, input, input.type ?? current.type, uuid);
   const { providers, config, service_connection: _s, ...rest } = input;
-  const row = await db
-    .updateTable("outposts")
-    .set({ ...rest, ...(config !== undefined && { config: asJson(config) }) })
-    .where("outpost_uuid", "=", uuid)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const changes = { ...rest, ...(config !== undefined && { config: asJson(config) }) };
+  // A PATCH of only `providers` changes no column of the outpost itself.
+  const row =
+    Object.keys(changes).length === 0
+      ? current
+      : await db
+          .updateTable("outposts")
+          .set(changes)
+          .where("outpost_uuid", "=", uuid)
+          .returningAll()
+          .executeTakeFirstOrThrow();
   await setProviders(db, uuid, providers);
   return ensureOutpostIdentity(ctx, db, row);
 }

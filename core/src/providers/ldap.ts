@@ -6,12 +6,13 @@ import { type Static, Type as t } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { forbidden, notFound, validationError } from "../../../shared/errors.ts";
 import { authenticated } from "../api/authenticated.ts";
-import { crudRoutes } from "../api/crud.ts";
+import { type AfterCommit, crudRoutes } from "../api/crud.ts";
 import { type PageRequest, type Paginated, pageRequest, paginate } from "../api/pagination.ts";
 import { orderingParam } from "../api/query.ts";
 import { checkApplicationAccess } from "../applications/service.ts";
 import type { Actor } from "../auth/actor.ts";
 import type { CoreContext, Db } from "../context.ts";
+import { pairExists } from "../crypto/service.ts";
 import { outpostOfUser } from "../outposts/service.ts";
 import { hasPermission } from "../rbac/service.ts";
 import { asJson, fromJson } from "../store/codec.ts";
@@ -147,6 +148,9 @@ async function check(db: Db, input: Partial<LdapProviderRequest>, except?: numbe
       fields[field] = [`Invalid pk "${id}" - object does not exist.`];
     }
   }
+  if (input.certificate && !(await pairExists(db, input.certificate))) {
+    fields.certificate = [`Invalid pk "${input.certificate}" - object does not exist.`];
+  }
   if (input.base_dn !== undefined) {
     // Every LDAP provider needs a base DN of its own: binds and searches are routed by it.
     const others = await db
@@ -219,14 +223,16 @@ function intKey(raw: string): string {
   return raw;
 }
 
-/** Tells every outpost serving this provider to refresh. */
-async function notifyOutposts(ctx: CoreContext, id: number): Promise<void> {
-  const rows = await ctx.store.db
+/** Tells every outpost serving this provider to refresh, once the change has committed. */
+async function notifyOutposts(ctx: CoreContext, db: Db, id: number, afterCommit: AfterCommit): Promise<void> {
+  const rows = await db
     .selectFrom("outpost_providers")
     .select("outpost_uuid")
     .where("provider_id", "=", id)
     .execute();
-  for (const r of rows) ctx.signals.emit({ kind: "outpost_changed", outpost: r.outpost_uuid });
+  afterCommit(() => {
+    for (const r of rows) ctx.signals.emit({ kind: "outpost_changed", outpost: r.outpost_uuid });
+  });
 }
 
 export function ldapProvidersController(ctx: CoreContext) {
@@ -240,13 +246,13 @@ export function ldapProvidersController(ctx: CoreContext) {
     list: listProviders,
     get: (db, key) => getLdapProvider(db, Number(key)),
     create: (db, input) => createProvider(db, input),
-    update: async (db, key, input) => {
+    update: async (db, key, input, afterCommit) => {
       const row = await updateProvider(db, Number(key), input);
-      await notifyOutposts(ctx, row.id);
+      await notifyOutposts(ctx, db, row.id, afterCommit);
       return row;
     },
-    remove: async (db, key) => {
-      await notifyOutposts(ctx, Number(key));
+    remove: async (db, key, afterCommit) => {
+      await notifyOutposts(ctx, db, Number(key), afterCommit);
       return deleteProvider(db, Number(key));
     },
     serialize: async (db, row) => (await serialize(db, [row]))[0],
