@@ -2,6 +2,7 @@
  * The LDAP outpost: fetches its providers with the directory each serves, answers binds by running the
  * provider's bind flow (then its access check) and searches from the in-memory directory.
  */
+import { createSecureContext, type SecureContext } from "node:tls";
 import type { ApiClient } from "../runtime/api.ts";
 import { selfSignedCertificate } from "../runtime/certificate.ts";
 import { CredentialCache } from "../runtime/credential-cache.ts";
@@ -25,12 +26,16 @@ export interface LdapProviderConfig {
   uid_start_number: number;
   gid_start_number: number;
   mfa_support: boolean;
+  certificate: string | null;
+  tls_server_name: string;
 }
 
 export interface LdapOutpostConfig {
   providers: LdapProviderConfig[];
   users: DirectoryUser[];
   groups: DirectoryGroup[];
+  /** The providers' certificate-key pairs by uuid (PEM), fetched with the outpost's token. */
+  certificates?: Record<string, { cert: string; key: string }>;
 }
 
 export interface Provider {
@@ -63,11 +68,34 @@ export function ldapKind(
   let server: LdapServer | undefined;
   let log: OutpostRuntimeContext["log"] | undefined;
 
+  // TLS: each provider's certificate answers for its tls_server_name (SNI); the first provider with a
+  // certificate is the default, and without any, a self-signed one made at start.
+  let selfSigned: { cert: string; key: string } | undefined;
+  let defaultCertificate: { cert: string; key: string } | undefined;
+  let byName = new Map<string, SecureContext>();
+
   const apply = (config: LdapOutpostConfig) => {
     providers = config.providers.map((p) => ({
       config: p,
       directory: buildDirectory(p, config.users, config.groups),
     }));
+    const names = new Map<string, SecureContext>();
+    defaultCertificate = undefined;
+    for (const p of config.providers) {
+      const pair = p.certificate ? config.certificates?.[p.certificate] : undefined;
+      if (!pair?.key) continue;
+      try {
+        const context = createSecureContext(pair);
+        defaultCertificate ??= pair;
+        if (p.tls_server_name) names.set(p.tls_server_name.toLowerCase(), context);
+      } catch (err) {
+        log?.warn("a provider's certificate cannot be used for TLS", {
+          provider: p.name,
+          error: (err as Error).message,
+        });
+      }
+    }
+    byName = names;
   };
 
   const cache = new CredentialCache<BindFlags>();
@@ -135,13 +163,26 @@ export function ldapKind(
         api.all<DirectoryUser>("/core/users/?include_groups=false"),
         api.all<DirectoryGroup>("/core/groups/?include_users=false"),
       ]);
-      return { providers: providerList, users, groups };
+      const certificates: Record<string, { cert: string; key: string }> = {};
+      for (const uuid of new Set(providerList.flatMap((p) => (p.certificate ? [p.certificate] : [])))) {
+        const [cert, key] = await Promise.all([
+          api.get<{ data: string }>(`/crypto/certificatekeypairs/${uuid}/view_certificate/`),
+          api.get<{ data: string }>(`/crypto/certificatekeypairs/${uuid}/view_private_key/`),
+        ]);
+        certificates[uuid] = { cert: cert.data, key: key.data };
+      }
+      return { providers: providerList, users, groups, certificates };
     },
     async start(config, ctx) {
       log = ctx.log;
       apply(config);
+      selfSigned = await selfSignedCertificate("Gatehouse LDAP");
       const tls = options.listenTls
-        ? { listen: options.listenTls, ...(await selfSignedCertificate("Gatehouse LDAP")) }
+        ? {
+            listen: options.listenTls,
+            defaultCertificate: () => defaultCertificate ?? (selfSigned as { cert: string; key: string }),
+            forName: (name: string) => byName.get(name.toLowerCase()),
+          }
         : undefined;
       server = await startLdapServer({
         listen: options.listen,
@@ -159,6 +200,7 @@ export function ldapKind(
     async refresh(config) {
       cache.clear();
       apply(config);
+      server?.reloadCertificates();
     },
     invalidate: () => cache.clear(),
     sessionEnd: () => cache.clear(),

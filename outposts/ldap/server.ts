@@ -15,15 +15,29 @@ import type { BindFlags, BindResult, Provider } from "./kind.ts";
 export interface LdapServerOptions {
   listen: { hostname: string; port: number };
   /** LDAPS: its own listener with this certificate. */
-  tls?: { listen: { hostname: string; port: number }; cert: string; key: string };
+  tls?: LdapTls;
   providers(): Provider[];
   bind(provider: Provider, dn: string, password: string, remoteIp: string): Promise<BindResult>;
   log: Logger;
 }
 
+/**
+ * The certificates TLS is served with (LDAPS and StartTLS): the one for a client's SNI name when a
+ * provider's tls_server_name matches it, else the default.
+ */
+export interface LdapTls {
+  listen: { hostname: string; port: number };
+  /** The certificate for clients that name no server, or one no provider claims. */
+  defaultCertificate(): { cert: string; key: string };
+  /** A provider's certificate for this SNI name, if one claims it. */
+  forName(servername: string): SecureContext | undefined;
+}
+
 export interface LdapServer {
   port: number;
   tlsPort: number | undefined;
+  /** Re-reads the default certificate (after a configuration refresh). */
+  reloadCertificates(): void;
   close(): Promise<void>;
 }
 
@@ -191,16 +205,37 @@ function cursorsOf(connection: Connection): Map<string, Cursor> {
   return open;
 }
 
+interface CertificateOptions {
+  current(): SecureContext;
+  reload(): void;
+  SNICallback(servername: string, done: (err: Error | null, ctx?: SecureContext) => void): void;
+}
+
+function certificateOptions(tls: LdapTls): CertificateOptions {
+  let current = createSecureContext(tls.defaultCertificate());
+  return {
+    current: () => current,
+    reload: () => {
+      current = createSecureContext(tls.defaultCertificate());
+    },
+    SNICallback: (servername, done) => done(null, tls.forName(servername) ?? current),
+  };
+}
+
 export async function startLdapServer(o: LdapServerOptions): Promise<LdapServer> {
   // Bind flags are per outpost instance, shared by the plain and the TLS listener.
   const flags = new Map<string, BindFlags>();
-  const secureContext = o.tls && createSecureContext({ cert: o.tls.cert, key: o.tls.key });
-  const plain = await listen(ldap.createServer(), o.listen, o, flags, secureContext);
+  const tlsOptions = o.tls && certificateOptions(o.tls);
+  const plain = await listen(ldap.createServer(), o.listen, o, flags, tlsOptions);
   let tls: Awaited<ReturnType<typeof listen>> | undefined;
   try {
     tls = o.tls
       ? await listen(
-          ldap.createServer({ certificate: o.tls.cert, key: o.tls.key } as never),
+          ldap.createServer({
+            certificate: o.tls.defaultCertificate().cert,
+            key: o.tls.defaultCertificate().key,
+            SNICallback: tlsOptions?.SNICallback,
+          } as never),
           o.tls.listen,
           o,
           flags,
@@ -213,6 +248,14 @@ export async function startLdapServer(o: LdapServerOptions): Promise<LdapServer>
   return {
     port: plain.port,
     tlsPort: tls?.port,
+    reloadCertificates() {
+      if (!o.tls || !tlsOptions) return;
+      tlsOptions.reload();
+      // The LDAPS listener's own default (used without SNI) is swapped in place.
+      (
+        tls?.raw as { setSecureContext?(options: { cert: string; key: string }): void } | undefined
+      )?.setSecureContext?.(o.tls.defaultCertificate());
+    },
     close: async () => {
       await plain.close();
       await tls?.close();
@@ -225,8 +268,8 @@ async function listen(
   address: { hostname: string; port: number },
   o: LdapServerOptions,
   flags: Map<string, BindFlags>,
-  startTls?: SecureContext,
-): Promise<{ port: number; close(): Promise<void> }> {
+  startTls?: CertificateOptions,
+): Promise<{ port: number; raw: import("node:net").Server; close(): Promise<void> }> {
   server.bind("", async (req: BindReq, res: Res, next: Next) => {
     const dn = req.dn.toString();
     const password = String(req.credentials ?? "");
@@ -376,7 +419,11 @@ async function listen(
       if (plainSocket instanceof TLSSocket) return next(new ldap.OperationsError("TLS is already active"));
       res.end();
       plainSocket.removeAllListeners("data");
-      const secure = new TLSSocket(plainSocket, { isServer: true, secureContext: startTls });
+      const secure = new TLSSocket(plainSocket, {
+        isServer: true,
+        secureContext: startTls.current(),
+        SNICallback: startTls.SNICallback,
+      });
       if (!secure.remoteAddress)
         Object.defineProperty(secure, "remoteAddress", { value: plainSocket.remoteAddress });
       secure.on("error", (err) => o.log.info("StartTLS handshake failed", { error: err.message }));
@@ -393,7 +440,8 @@ async function listen(
   server.modifyDN("", refuse);
 
   const sockets = new Set<Socket>();
-  (server as unknown as { server: import("node:net").Server }).server.on("connection", (socket: Socket) => {
+  const raw = (server as unknown as { server: import("node:net").Server }).server;
+  raw.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
@@ -415,6 +463,7 @@ async function listen(
   const bound = (server as unknown as { address(): { port: number } }).address();
   return {
     port: bound.port,
+    raw,
     // Closing the listener waits for every connection to end, and clients may keep theirs open (or
     // half-closed) forever: end them.
     close: () =>

@@ -329,6 +329,27 @@ for (const backend of backendNames()) {
         },
       ]);
 
+      // The outpost reads the pair its provider uses (to serve TLS), and nothing else.
+      const key = (await t.api("GET", `/api/v3/core/tokens/${outpost.body.token_identifier}/view_key/`)).body
+        .key;
+      const other = (
+        await t.api("POST", `${PATH}/generate/`, {
+          body: { common_name: "other.example.test", validity_days: 10, alg: "ecdsa" },
+        })
+      ).body;
+      const asOutpost = (path: string) => t.api("GET", path, { token: key });
+      expect((await asOutpost(`${PATH}/${pair.pk}/`)).status).toBe(200);
+      expect((await asOutpost(`${PATH}/${pair.pk}/view_certificate/`)).body.data).toContain(
+        "BEGIN CERTIFICATE",
+      );
+      expect((await asOutpost(`${PATH}/${pair.pk}/view_private_key/`)).body.data).toContain("PRIVATE KEY");
+      expect((await asOutpost(`${PATH}/${other.pk}/view_private_key/`)).status).toBe(403);
+      expect((await asOutpost(`${PATH}/${other.pk}/`)).status).toBe(403);
+      expect((await asOutpost(`${PATH}/`)).status).toBe(403);
+      expect((await asOutpost(`${PATH}/${pair.pk}/used_by/`)).status).toBe(403);
+      expect((await t.api("DELETE", `${PATH}/${pair.pk}/`, { token: key })).status).toBe(403);
+      await t.api("DELETE", `${PATH}/${other.pk}/`);
+
       const heard: Signal[] = [];
       const off = t.core.ctx.signals.on((s) => heard.push(s));
       try {

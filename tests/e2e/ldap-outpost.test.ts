@@ -34,6 +34,7 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
     let dataDir = "";
     let url = "";
     let tlsUrl = "";
+    let providerPk = 0;
 
     beforeAll(async () => {
       const port = await freePort();
@@ -54,6 +55,7 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
         authorization_flow: auth,
         invalidation_flow: logout,
       });
+      providerPk = provider.pk;
       await api("POST", "/api/v3/core/applications/", { name: "LDAP", slug: "ldap", provider: provider.pk });
       // The embedded outpost exists in every core; it serves the provider once it is assigned.
       const out =
@@ -307,6 +309,85 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
       );
       expect(limitedPaged.code).toBe(4);
       expect(dns(limitedPaged.stdout).length).toBe(3);
+    });
+
+    test("TLS switches to the provider's certificate once it has one; clients that verify it accept it", async () => {
+      // A pair made with openssl for 127.0.0.1, imported through the API.
+      const keyFile = join(dataDir, "provider.key");
+      const caFile = join(dataDir, "provider.pem");
+      const made = await run([
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        keyFile,
+        "-out",
+        caFile,
+        "-days",
+        "30",
+        "-subj",
+        "/CN=ldap.gatehouse.test",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:ldap.gatehouse.test",
+      ]);
+      expect(made.code, made.stderr).toBe(0);
+      const generated = await t.api("POST", "/api/v3/crypto/certificatekeypairs/", {
+        body: {
+          name: `ldap-${mode}`,
+          certificate_data: await Bun.file(caFile).text(),
+          key_data: await Bun.file(keyFile).text(),
+        },
+      });
+      expect(generated.status, generated.text).toBe(201);
+      const subject = async () => {
+        const hello = await run(
+          ["openssl", "s_client", "-connect", new URL(tlsUrl).host, "-servername", "ldap.gatehouse.test"],
+          "",
+        );
+        const cert = await run(["openssl", "x509", "-noout", "-subject"], hello.stdout);
+        return cert.stdout.trim();
+      };
+      expect(await subject()).toContain("Gatehouse LDAP");
+      const patched = await t.api("PATCH", `/api/v3/providers/ldap/${providerPk}/`, {
+        body: { certificate: generated.body.pk, tls_server_name: "ldap.gatehouse.test" },
+      });
+      expect(patched.status, patched.text).toBe(200);
+      // Refresh now rather than after the runtime's random spread (SIGUSR1 does the same).
+      if (embedded) await embedded.ldap?.refresh();
+      else outpost?.kill("SIGUSR1");
+      let now = "";
+      for (let i = 0; i < 100 && !now.includes("ldap.gatehouse.test"); i++) {
+        now = await subject();
+        if (!now.includes("ldap.gatehouse.test")) await Bun.sleep(100);
+      }
+      expect(now).toContain("ldap.gatehouse.test");
+      const verify = { LDAPTLS_CACERT: caFile, LDAPTLS_REQCERT: "demand" };
+      const port = new URL(tlsUrl).port;
+      const plainPort = new URL(url).port;
+      const bea = `cn=bea,ou=users,${BASE}`;
+      const ldaps = await run(
+        ["ldapwhoami", "-x", "-H", `ldaps://127.0.0.1:${port}`, "-D", bea, "-w", "bea-secret-1"],
+        undefined,
+        verify,
+      );
+      expect(ldaps.code, ldaps.stderr).toBe(0);
+      const startTls = await run(
+        ["ldapwhoami", "-x", "-ZZ", "-H", `ldap://127.0.0.1:${plainPort}`, "-D", bea, "-w", "bea-secret-1"],
+        undefined,
+        verify,
+      );
+      expect(startTls.code, startTls.stderr).toBe(0);
+      // The outpost read the pair with its own token: allowed, because its provider uses it.
+      await t.api("PATCH", `/api/v3/providers/ldap/${providerPk}/`, {
+        body: { certificate: null, tls_server_name: "" },
+      });
+      if (embedded) await embedded.ldap?.refresh();
+      else outpost?.kill("SIGUSR1");
     });
 
     test("StartTLS on the plain port, then a bind over TLS", async () => {

@@ -16,6 +16,7 @@ import type { RequestMeta } from "../api/request.ts";
 import { type Actor, requireSuperuser } from "../auth/actor.ts";
 import { type CoreContext, type Db, inTransaction } from "../context.ts";
 import type { EventAction } from "../events/actions.ts";
+import { outpostOfUser } from "../outposts/service.ts";
 import { generateCertificate, SUPPORTED_ALGS } from "./generate.ts";
 import { CERTIFICATE_READ_ONLY, CertificateGenerationRequest, CertificateKeyPairRequest } from "./model.ts";
 import {
@@ -30,6 +31,9 @@ import {
 import { detachPair, outpostsUsing, usedBy } from "./usage.ts";
 
 const TAG = "crypto";
+/** The routes an outpost may read for its own providers' pairs: retrieve and the two views. */
+const OUTPOST_READABLE =
+  /\/crypto\/certificatekeypairs\/[0-9a-fA-F-]{32,36}\/(view_certificate\/|view_private_key\/)?$/;
 const op = (id: string, response: string, body?: Parameters<typeof doc>[3], status = 200) =>
   doc(TAG, `crypto_certificatekeypairs_${id}`, response, body, status);
 
@@ -87,98 +91,121 @@ export function certificatesController(ctx: CoreContext) {
       const uuid = uuidKey(params.kp_uuid);
       return write(actor, meta, "model_updated", (db) => updatePair(db, uuid, input, ctx.clock()));
     };
+  /** Superusers, and the outposts whose providers use the pair (to serve TLS with it). */
+  const mayRead = async (actor: Actor, row: PairRow) => {
+    if (actor.superuser) return;
+    const outpost = await outpostOfUser(ctx.store.db, actor.user.id);
+    if (outpost && (await outpostsUsing(ctx.store.db, row.kp_uuid)).includes(outpost.outpost_uuid)) return;
+    requireSuperuser(actor);
+  };
   /** Reading the certificate or the key is logged, as authentik does. */
   const viewed = (actor: Actor, meta: RequestMeta, row: PairRow, type: "certificate" | "private_key") =>
     audit(ctx, ctx.store.db, actor, meta, "secret_view", { secret: modelRef(row), type });
 
-  return new Elysia({ prefix: "/crypto/certificatekeypairs" })
-    .use(authenticated(ctx))
-    .onBeforeHandle(({ actor }) => requireSuperuser(actor))
-    .get("/", ({ search }) => listPairs(ctx, search, pageRequest(search)), op("list", "CertificateKeyPair"))
-    .post(
-      "/",
-      async ({ actor, meta, body, set }) => {
-        const input = parseBody(CertificateKeyPairRequest, body, { readOnly: CERTIFICATE_READ_ONLY });
-        const out = await write(actor, meta, "model_created", (db) => createPair(db, input, ctx.clock()));
-        set.status = 201;
-        return out;
-      },
-      op("create", "CertificateKeyPair", CertificateKeyPairRequest, 201),
-    )
-    .post(
-      "/generate/",
-      async ({ actor, meta, body }) => {
-        const input = parseBody(CertificateGenerationRequest, body);
-        const alg = input.alg ?? "rsa";
-        if (!SUPPORTED_ALGS.includes(alg))
-          throw validationError("CK0010UnsupportedAlg", { alg: [`"${alg}" is not supported here.`] });
-        const raw = input.subject_alt_name ?? "";
-        const pair = await generateCertificate({
-          commonName: input.common_name,
-          subjectAltNames: raw === "" ? [] : raw.split(",").map((s) => s.trim()),
-          validityDays: input.validity_days,
-          alg,
-          now: ctx.clock(),
-        });
-        return write(actor, meta, "model_created", (db) =>
-          createPair(
-            db,
-            { name: input.common_name, certificate_data: pair.certificate, key_data: pair.key },
-            ctx.clock(),
-          ),
-        );
-      },
-      op("generate_create", "CertificateKeyPair", CertificateGenerationRequest),
-    )
-    .get(
-      "/:kp_uuid/",
-      async ({ params }) => serializePair(await getPair(ctx.store.db, uuidKey(params.kp_uuid))),
-      op("retrieve", "CertificateKeyPair"),
-    )
-    .put("/:kp_uuid/", update(false), op("update", "CertificateKeyPair", CertificateKeyPairRequest))
-    .patch("/:kp_uuid/", update(true), op("partial_update", "CertificateKeyPair", CertificateKeyPairRequest))
-    .delete(
-      "/:kp_uuid/",
-      async ({ actor, meta, params }) => {
-        const uuid = uuidKey(params.kp_uuid);
-        const outposts = await inTransaction(ctx, async (trx) => {
-          const affected = await outpostsUsing(trx, uuid);
-          await detachPair(trx, uuid);
-          const row = await deletePair(trx, uuid);
-          await audit(ctx, trx, actor, meta, "model_deleted", { model: modelRef(row) });
-          return affected;
-        });
-        notify(outposts);
-        return noContent();
-      },
-      op("destroy", "No response body", undefined, 204),
-    )
-    .get(
-      "/:kp_uuid/used_by/",
-      async ({ params }) => {
-        const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
-        return usedBy(ctx.store.db, row.kp_uuid);
-      },
-      op("used_by_list", "UsedBy"),
-    )
-    .get(
-      "/:kp_uuid/view_certificate/",
-      async ({ actor, meta, params, search }) => {
-        const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
-        await viewed(actor, meta, row, "certificate");
-        if (search.has("download")) return pemDownload(row.name, "certificate", row.certificate_data);
-        return { data: row.certificate_data };
-      },
-      op("view_certificate_retrieve", "CertificateData"),
-    )
-    .get(
-      "/:kp_uuid/view_private_key/",
-      async ({ actor, meta, params, search }) => {
-        const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
-        await viewed(actor, meta, row, "private_key");
-        if (search.has("download")) return pemDownload(row.name, "private_key", row.key_data);
-        return { data: row.key_data };
-      },
-      op("view_private_key_retrieve", "CertificateData"),
-    );
+  return (
+    new Elysia({ prefix: "/crypto/certificatekeypairs" })
+      .use(authenticated(ctx))
+      // Superusers only, except that an outpost may read the pairs its own providers use (handlers check).
+      .onBeforeHandle(({ actor, request }) => {
+        if (!(request.method === "GET" && OUTPOST_READABLE.test(new URL(request.url).pathname)))
+          requireSuperuser(actor);
+      })
+      .get("/", ({ search }) => listPairs(ctx, search, pageRequest(search)), op("list", "CertificateKeyPair"))
+      .post(
+        "/",
+        async ({ actor, meta, body, set }) => {
+          const input = parseBody(CertificateKeyPairRequest, body, { readOnly: CERTIFICATE_READ_ONLY });
+          const out = await write(actor, meta, "model_created", (db) => createPair(db, input, ctx.clock()));
+          set.status = 201;
+          return out;
+        },
+        op("create", "CertificateKeyPair", CertificateKeyPairRequest, 201),
+      )
+      .post(
+        "/generate/",
+        async ({ actor, meta, body }) => {
+          const input = parseBody(CertificateGenerationRequest, body);
+          const alg = input.alg ?? "rsa";
+          if (!SUPPORTED_ALGS.includes(alg))
+            throw validationError("CK0010UnsupportedAlg", { alg: [`"${alg}" is not supported here.`] });
+          const raw = input.subject_alt_name ?? "";
+          const pair = await generateCertificate({
+            commonName: input.common_name,
+            subjectAltNames: raw === "" ? [] : raw.split(",").map((s) => s.trim()),
+            validityDays: input.validity_days,
+            alg,
+            now: ctx.clock(),
+          });
+          return write(actor, meta, "model_created", (db) =>
+            createPair(
+              db,
+              { name: input.common_name, certificate_data: pair.certificate, key_data: pair.key },
+              ctx.clock(),
+            ),
+          );
+        },
+        op("generate_create", "CertificateKeyPair", CertificateGenerationRequest),
+      )
+      .get(
+        "/:kp_uuid/",
+        async ({ actor, params }) => {
+          const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
+          await mayRead(actor, row);
+          return serializePair(row);
+        },
+        op("retrieve", "CertificateKeyPair"),
+      )
+      .put("/:kp_uuid/", update(false), op("update", "CertificateKeyPair", CertificateKeyPairRequest))
+      .patch(
+        "/:kp_uuid/",
+        update(true),
+        op("partial_update", "CertificateKeyPair", CertificateKeyPairRequest),
+      )
+      .delete(
+        "/:kp_uuid/",
+        async ({ actor, meta, params }) => {
+          const uuid = uuidKey(params.kp_uuid);
+          const outposts = await inTransaction(ctx, async (trx) => {
+            const affected = await outpostsUsing(trx, uuid);
+            await detachPair(trx, uuid);
+            const row = await deletePair(trx, uuid);
+            await audit(ctx, trx, actor, meta, "model_deleted", { model: modelRef(row) });
+            return affected;
+          });
+          notify(outposts);
+          return noContent();
+        },
+        op("destroy", "No response body", undefined, 204),
+      )
+      .get(
+        "/:kp_uuid/used_by/",
+        async ({ params }) => {
+          const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
+          return usedBy(ctx.store.db, row.kp_uuid);
+        },
+        op("used_by_list", "UsedBy"),
+      )
+      .get(
+        "/:kp_uuid/view_certificate/",
+        async ({ actor, meta, params, search }) => {
+          const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
+          await mayRead(actor, row);
+          await viewed(actor, meta, row, "certificate");
+          if (search.has("download")) return pemDownload(row.name, "certificate", row.certificate_data);
+          return { data: row.certificate_data };
+        },
+        op("view_certificate_retrieve", "CertificateData"),
+      )
+      .get(
+        "/:kp_uuid/view_private_key/",
+        async ({ actor, meta, params, search }) => {
+          const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
+          await mayRead(actor, row);
+          await viewed(actor, meta, row, "private_key");
+          if (search.has("download")) return pemDownload(row.name, "private_key", row.key_data);
+          return { data: row.key_data };
+        },
+        op("view_private_key_retrieve", "CertificateData"),
+      )
+  );
 }
