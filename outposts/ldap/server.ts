@@ -205,6 +205,38 @@ function cursorsOf(connection: Connection): Map<string, Cursor> {
   return open;
 }
 
+/** The largest LDAP message a client may send (binds and searches are a few hundred bytes). */
+const MAX_MESSAGE_BYTES = 256 * 1024;
+/** Unread replies a connection may pile up before it is dropped (a client that never reads). */
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Closes a connection whose half-received message outgrows MAX_MESSAGE_BYTES: ldapjs would otherwise
+ * buffer whatever length a message claims. Runs after ldapjs's own data handler has buffered the chunk.
+ */
+function guard(socket: Socket, log: Logger): void {
+  const parser = (socket as unknown as { parser?: { buffer?: Buffer | null } }).parser;
+  if (!parser) return;
+  socket.on("data", () => {
+    if ((parser.buffer?.length ?? 0) > MAX_MESSAGE_BYTES) {
+      log.info("ldap message too large; connection closed", {
+        client: socket.remoteAddress,
+        limit: MAX_MESSAGE_BYTES,
+      });
+      parser.buffer = null;
+      socket.destroy();
+    }
+  });
+}
+
+/** True (and the connection dropped) when the client has stopped reading what it asked for. */
+function stalled(connection: Connection): boolean {
+  const socket = connection as unknown as Socket;
+  if ((socket.writableLength ?? 0) <= MAX_UNREAD_BYTES) return false;
+  socket.destroy();
+  return true;
+}
+
 interface CertificateOptions {
   current(): SecureContext;
   reload(): void;
@@ -331,6 +363,7 @@ async function listen(
     let sent = 0;
     for (const entry of matching()) {
       if (req.sizeLimit > 0 && sent >= req.sizeLimit) return next(new ldap.SizeLimitExceededError());
+      if (stalled(req.connection)) return;
       res.send(searchEntry(res, select(entry, req.attributes)));
       sent++;
     }
@@ -388,7 +421,10 @@ async function listen(
       cursor = { key, entries: truncated ? entries.slice(0, req.sizeLimit) : entries, offset: 0, truncated };
     }
     const page = cursor.entries.slice(cursor.offset, cursor.offset + size);
-    for (const entry of page) res.send(searchEntry(res, select(entry, req.attributes)));
+    for (const entry of page) {
+      if (stalled(req.connection)) return;
+      res.send(searchEntry(res, select(entry, req.attributes)));
+    }
     cursor.offset += page.length;
     if (cursor.offset < cursor.entries.length) {
       const nextId = randomBytes(12).toString("hex");
@@ -428,6 +464,7 @@ async function listen(
         Object.defineProperty(secure, "remoteAddress", { value: plainSocket.remoteAddress });
       secure.on("error", (err) => o.log.info("StartTLS handshake failed", { error: err.message }));
       (server as unknown as { newConnection(socket: Socket): void }).newConnection(secure);
+      guard(secure, o.log);
       return next();
     });
   }
@@ -444,7 +481,9 @@ async function listen(
   raw.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    guard(socket, o.log);
   });
+  raw.on("secureConnection", (socket: Socket) => guard(socket, o.log));
 
   // A port already taken fails the start instead of leaving it waiting.
   await new Promise<void>((resolve, reject) => {

@@ -454,6 +454,28 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
         await Bun.sleep(50);
         socket.end();
       }
+      // A message that claims 2 GiB and keeps coming is cut off, not buffered.
+      let closed = false;
+      const flood = await Bun.connect({
+        hostname: "127.0.0.1",
+        port,
+        socket: {
+          data() {},
+          close() {
+            closed = true;
+          },
+          error() {},
+        },
+      });
+      flood.write(Buffer.from([0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01]));
+      const chunk = Buffer.alloc(64 * 1024, 0x41);
+      for (let i = 0; i < 32 && !closed; i++) {
+        flood.write(chunk);
+        await Bun.sleep(10);
+      }
+      for (let i = 0; i < 100 && !closed; i++) await Bun.sleep(20);
+      expect(closed).toBe(true);
+      flood.end();
       const ok = await ldap("ldapwhoami", `cn=cal,ou=users,${BASE}`, "cal-secret-1");
       expect(ok.code, ok.stderr).toBe(0);
       expect(outpost?.exitCode ?? null).toBeNull();
