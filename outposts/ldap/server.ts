@@ -11,6 +11,7 @@ import type { Logger } from "../../shared/log.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Entry } from "./directory.ts";
 import type { BindFlags, BindResult, Provider } from "./kind.ts";
+import { SUBSCHEMA_DN, subschemaEntry } from "./schema.ts";
 
 export interface LdapServerOptions {
   listen: { hostname: string; port: number };
@@ -49,6 +50,12 @@ interface Connection {
 interface BindReq {
   dn: { toString(): string };
   credentials?: string;
+  connection: Connection;
+}
+interface CompareReq {
+  entry: { toString(): string };
+  attribute: string;
+  value: string | Buffer;
   connection: Connection;
 }
 interface Control {
@@ -156,6 +163,21 @@ function select(entry: Entry, requested: string[]): Entry {
 
 const WHO_AM_I = "1.3.6.1.4.1.4203.1.11.3";
 const START_TLS = "1.3.6.1.4.1.1466.20037";
+
+/** The subschema's attributes are operational: `+` or their names ask for them, `*` gives the rest. */
+function selectSubschema(entry: Entry, requested: string[]): Entry {
+  const wanted = requested.map((a) => a.toLowerCase());
+  const operational = ["attributetypes", "objectclasses"];
+  const attributes: Record<string, string[]> = {};
+  for (const [name, values] of Object.entries(entry.attributes)) {
+    const lower = name.toLowerCase();
+    const asked = operational.includes(lower)
+      ? wanted.includes("+") || wanted.includes(lower)
+      : wanted.length === 0 || wanted.includes("*") || wanted.includes(lower);
+    if (asked) attributes[name] = values;
+  }
+  return { dn: entry.dn, attributes };
+}
 
 function rootDse(providers: Provider[], startTls: boolean): Entry {
   const bases = providers.map((p) => p.config.base_dn);
@@ -333,6 +355,12 @@ async function listen(
       res.end();
       return next();
     }
+    if (norm(base) === SUBSCHEMA_DN) {
+      if (scope === "base" && req.filter.matches({ objectclass: ["top", "subSchema"] }, false))
+        res.send(searchEntry(res, selectSubschema(subschemaEntry(), req.attributes)));
+      res.end();
+      return next();
+    }
     const bindDn = req.connection.ldap.bindDN.toString();
     if (!bindDn || norm(bindDn) === "cn=anonymous")
       return next(new ldap.InsufficientAccessRightsError("bind first"));
@@ -438,6 +466,26 @@ async function listen(
     res.end();
     return next();
   }
+
+  // Compare (RFC 4511 §4.10), over what the bound user may see, values compared case-insensitively.
+  server.compare("", (req: CompareReq, res: Res & { end(status?: number): void }, next: Next) => {
+    const bindDn = req.connection.ldap.bindDN.toString();
+    if (!bindDn || norm(bindDn) === "cn=anonymous")
+      return next(new ldap.InsufficientAccessRightsError("bind first"));
+    const dn = req.entry.toString();
+    const provider = providerFor(o.providers(), dn);
+    const bound = flags.get(norm(bindDn));
+    if (!provider || !bound || !providerFor([provider], bindDn))
+      return next(new ldap.InsufficientAccessRightsError());
+    const entry = visible(provider, bound, bindDn).find((e) => norm(e.dn) === norm(dn));
+    if (!entry) return next(new ldap.NoSuchObjectError(dn));
+    const wanted = req.attribute.toLowerCase();
+    const values = Object.entries(entry.attributes).find(([name]) => name.toLowerCase() === wanted)?.[1];
+    if (!values) return next(new ldap.NoSuchAttributeError(req.attribute));
+    const value = String(req.value).toLowerCase();
+    res.end(values.some((v) => v.toLowerCase() === value) ? 6 : 5);
+    return next();
+  });
 
   // WhoAmI (RFC 4532): the bound DN, or nothing for an anonymous connection.
   server.exop(WHO_AM_I, (req: BindReq, res: Res, next: Next) => {

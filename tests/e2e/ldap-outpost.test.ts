@@ -227,6 +227,47 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
       expect(res.stdout).toContain(`dn: cn=cal,ou=users,${BASE}`);
     });
 
+    test("cn=subschema lists the attribute types and object classes in use", async () => {
+      const res = await run([
+        "ldapsearch",
+        "-x",
+        "-LLL",
+        "-o",
+        "ldif-wrap=no",
+        "-H",
+        url,
+        "-s",
+        "base",
+        "-b",
+        "cn=subschema",
+        "(objectClass=*)",
+        "+",
+      ]);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toContain("attributeTypes: ( 1.2.840.113556.1.2.102 NAME 'memberOf'");
+      expect(res.stdout).toContain("objectClasses: ( 1.3.6.1.1.1.2.0 NAME 'posixAccount'");
+      // Operational: not sent unless asked for.
+      const plain = await run(["ldapsearch", "-x", "-LLL", "-H", url, "-s", "base", "-b", "cn=subschema"]);
+      expect(plain.stdout).toContain("cn: subschema");
+      expect(plain.stdout).not.toContain("attributeTypes");
+    });
+
+    test("compare answers true or false over what the bound user may see", async () => {
+      const bea = `cn=bea,ou=users,${BASE}`;
+      const cmp = (dn: string, assertion: string, who = bea, password = "bea-secret-1") =>
+        run(["ldapcompare", "-x", "-H", url, "-D", who, "-w", password, dn, assertion]);
+      expect((await cmp(`cn=cal,ou=users,${BASE}`, "mail:CAL@example.test")).code).toBe(6);
+      expect((await cmp(`cn=cal,ou=users,${BASE}`, "mail:bea@example.test")).code).toBe(5);
+      expect((await cmp(`cn=cal,ou=users,${BASE}`, "telephoneNumber:1")).code).toBe(16);
+      expect((await cmp(`cn=nobody,ou=users,${BASE}`, "cn:nobody")).code).toBe(32);
+      // cal may not search the directory: bea's entry is not there for them.
+      const cal = `cn=cal,ou=users,${BASE}`;
+      expect((await cmp(bea, "cn:bea", cal, "cal-secret-1")).code).toBe(32);
+      expect((await cmp(cal, "cn:cal", cal, "cal-secret-1")).code).toBe(6);
+      const anonymous = await run(["ldapcompare", "-x", "-H", url, cal, "cn:cal"]);
+      expect(anonymous.code).toBe(50);
+    });
+
     test("anonymous searches and writes are refused", async () => {
       const anonymous = await run(["ldapsearch", "-x", "-H", url, "-b", BASE, "(cn=bea)"]);
       expect(anonymous.code).toBe(50);
