@@ -192,6 +192,26 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
       expect(stranger.code).toBe(50);
     });
 
+    test("an app password binds in place of the password; revoking it locks it out at once", async () => {
+      const cal = (await t.api("GET", "/api/v3/core/users/?username=cal")).body.results[0];
+      const token = await t.api("POST", "/api/v3/core/tokens/", {
+        body: {
+          identifier: `cal-ldap-${mode.replace(" ", "-")}`,
+          intent: "app_password",
+          user: cal.pk,
+          expiring: false,
+        },
+      });
+      expect(token.status, token.text).toBe(201);
+      const dn = `cn=cal,ou=users,${BASE}`;
+      expect((await ldap("ldapwhoami", dn, token.body.key)).code).toBe(0);
+      expect((await ldap("ldapwhoami", dn, token.body.key)).code).toBe(0); // cached
+      expect((await t.api("DELETE", `/api/v3/core/tokens/${token.body.identifier}/`)).status).toBe(204);
+      expect(await waitFor(async () => (await ldap("ldapwhoami", dn, token.body.key)).code === 49)).toBe(
+        true,
+      );
+    });
+
     test("a user with the search permission sees everyone; memberOf includes inherited groups", async () => {
       const res = await ldap(
         "ldapsearch",
