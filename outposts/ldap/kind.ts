@@ -15,6 +15,7 @@ import {
   type DirectoryUser,
   usernameFromDn,
 } from "./directory.ts";
+import { SearchIndex } from "./search-index.ts";
 import { type LdapServer, startLdapServer } from "./server.ts";
 
 export interface LdapProviderConfig {
@@ -41,6 +42,7 @@ export interface LdapOutpostConfig {
 export interface Provider {
   config: LdapProviderConfig;
   directory: Directory;
+  index: SearchIndex;
 }
 
 /** What a successful bind leaves for the searches that follow on this instance. */
@@ -75,10 +77,10 @@ export function ldapKind(
   let byName = new Map<string, SecureContext>();
 
   const apply = (config: LdapOutpostConfig) => {
-    providers = config.providers.map((p) => ({
-      config: p,
-      directory: buildDirectory(p, config.users, config.groups),
-    }));
+    providers = config.providers.map((p) => {
+      const directory = buildDirectory(p, config.users, config.groups);
+      return { config: p, directory, index: new SearchIndex(directory.entries) };
+    });
     const names = new Map<string, SecureContext>();
     defaultCertificate = undefined;
     for (const p of config.providers) {

@@ -12,6 +12,7 @@ import { VERSION } from "../../shared/version.ts";
 import type { Entry } from "./directory.ts";
 import type { BindFlags, BindResult, Provider } from "./kind.ts";
 import { SUBSCHEMA_DN, subschemaEntry } from "./schema.ts";
+import { encodeEntry, type IndexedEntry, prepare } from "./search-index.ts";
 
 export interface LdapServerOptions {
   listen: { hostname: string; port: number };
@@ -122,9 +123,8 @@ function providerFor(providers: Provider[], dn: string): Provider | undefined {
   return best;
 }
 
-function inScope(entryDn: string, base: string, scope: string): boolean {
-  const e = norm(entryDn);
-  const b = norm(base);
+/** Whether a (normalized) entry DN is within the (normalized) base at this scope. */
+function inScope(e: string, b: string, scope: string): boolean {
   if (scope === "base") return e === b;
   if (!(e === b || e.endsWith(`,${b}`))) return false;
   if (scope === "one") return e !== b && e.slice(0, e.length - b.length - 1).split(/(?<!\\),/).length === 1;
@@ -132,19 +132,27 @@ function inScope(entryDn: string, base: string, scope: string): boolean {
 }
 
 /** A non-searching user sees their own entry and the groups they belong to, with `member` trimmed to them. */
-function visible(provider: Provider, flags: BindFlags, bindDn: string): Entry[] {
-  if (flags.canSearch) return provider.directory.entries;
-  const me = norm(bindDn);
-  const own = provider.directory.byDn.get(me);
+function visible(
+  provider: Provider,
+  flags: BindFlags,
+  bindDn: string,
+  filter?: SearchReq["filter"],
+): IndexedEntry[] {
+  if (flags.canSearch) return filter ? provider.index.candidates(filter as never) : provider.index.all;
+  const own = provider.index.byDn.get(norm(bindDn));
   if (!own) return [];
-  const groups = provider.directory.entries
-    .filter(
-      (e) =>
-        (e.attributes.member ?? []).some((m) => norm(m) === me) &&
-        !norm(e.dn).includes(",ou=virtual-groups,"),
-    )
-    .map((e) => ({ ...e, attributes: { ...e.attributes, member: [own.dn] } }));
+  const groups = provider.index
+    .groupsWithMember(bindDn)
+    .filter((g) => !g.normDn.includes(",ou=virtual-groups,"))
+    .map((g) => prepare({ ...g.entry, attributes: { ...g.entry.attributes, member: [own.entry.dn] } }));
   return [own, ...groups];
+}
+
+/** An entry's reply: encoded once per entry and attribute selection, wrapped for this request. */
+function sendEntry(req: SearchReq, res: Res, indexed: IndexedEntry): void {
+  const key = req.attributes.map((a) => a.toLowerCase()).join("\0");
+  const reply = encodeEntry(indexed, key, () => select(indexed.entry, req.attributes), res.messageId);
+  (req.connection as unknown as Socket).write(reply);
 }
 
 /**
@@ -210,7 +218,7 @@ const MAX_CURSORS = 8;
 interface Cursor {
   /** The search this cursor continues: a client must not swap it between pages. */
   key: string;
-  entries: Entry[];
+  entries: IndexedEntry[];
   offset: number;
   /** The size limit cut the result set short: the last page ends with sizeLimitExceeded. */
   truncated: boolean;
@@ -373,13 +381,11 @@ async function listen(
     );
     if (unknown) return next(new ldap.UnavailableCriticalExtensionError(`control ${unknown.type}`));
     const matching = () => {
-      const found: Entry[] = [];
-      for (const entry of visible(provider, bound, bindDn)) {
-        if (!inScope(entry.dn, base, scope)) continue;
-        const lower = Object.fromEntries(
-          Object.entries(entry.attributes).map(([k, v]) => [k.toLowerCase(), v]),
-        );
-        if (req.filter.matches(lower, false)) found.push(entry);
+      const found: IndexedEntry[] = [];
+      const normBase = norm(base);
+      for (const indexed of visible(provider, bound, bindDn, req.filter)) {
+        if (inScope(indexed.normDn, normBase, scope) && req.filter.matches(indexed.lower, false))
+          found.push(indexed);
       }
       return found;
     };
@@ -392,7 +398,7 @@ async function listen(
     for (const entry of matching()) {
       if (req.sizeLimit > 0 && sent >= req.sizeLimit) return next(new ldap.SizeLimitExceededError());
       if (stalled(req.connection)) return;
-      res.send(searchEntry(res, select(entry, req.attributes)));
+      sendEntry(req, res, entry);
       sent++;
     }
     res.end();
@@ -410,7 +416,7 @@ async function listen(
     next: Next,
     control: Control,
     key: string,
-    matching: () => Entry[],
+    matching: () => IndexedEntry[],
   ) {
     const { PagedResultsControl } = ldap as unknown as {
       PagedResultsControl: new (o: {
@@ -451,7 +457,7 @@ async function listen(
     const page = cursor.entries.slice(cursor.offset, cursor.offset + size);
     for (const entry of page) {
       if (stalled(req.connection)) return;
-      res.send(searchEntry(res, select(entry, req.attributes)));
+      sendEntry(req, res, entry);
     }
     cursor.offset += page.length;
     if (cursor.offset < cursor.entries.length) {
@@ -477,10 +483,10 @@ async function listen(
     const bound = flags.get(norm(bindDn));
     if (!provider || !bound || !providerFor([provider], bindDn))
       return next(new ldap.InsufficientAccessRightsError());
-    const entry = visible(provider, bound, bindDn).find((e) => norm(e.dn) === norm(dn));
+    const target = norm(dn);
+    const entry = visible(provider, bound, bindDn).find((e) => e.normDn === target);
     if (!entry) return next(new ldap.NoSuchObjectError(dn));
-    const wanted = req.attribute.toLowerCase();
-    const values = Object.entries(entry.attributes).find(([name]) => name.toLowerCase() === wanted)?.[1];
+    const values = entry.lower[req.attribute.toLowerCase()];
     if (!values) return next(new ldap.NoSuchAttributeError(req.attribute));
     const value = String(req.value).toLowerCase();
     res.end(values.some((v) => v.toLowerCase() === value) ? 6 : 5);
