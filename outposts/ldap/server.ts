@@ -241,13 +241,17 @@ const MAX_MESSAGE_BYTES = 256 * 1024;
 const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 
 /**
- * Closes a connection whose half-received message outgrows MAX_MESSAGE_BYTES: ldapjs would otherwise
- * buffer whatever length a message claims. Runs after ldapjs's own data handler has buffered the chunk.
+ * Takes over a connection's reads from ldapjs: the same parser, without ldapjs formatting every chunk
+ * for a trace log nobody reads, and closing the connection when a half-received message outgrows
+ * MAX_MESSAGE_BYTES (ldapjs would buffer whatever length a message claims).
  */
 function guard(socket: Socket, log: Logger): void {
-  const parser = (socket as unknown as { parser?: { buffer?: Buffer | null } }).parser;
+  const parser = (socket as unknown as { parser?: { buffer?: Buffer | null; write(data: Buffer): void } })
+    .parser;
   if (!parser) return;
-  socket.on("data", () => {
+  socket.removeAllListeners("data");
+  socket.on("data", (data: Buffer) => {
+    parser.write(data);
     if ((parser.buffer?.length ?? 0) > MAX_MESSAGE_BYTES) {
       log.info("ldap message too large; connection closed", {
         client: socket.remoteAddress,
@@ -284,7 +288,33 @@ function certificateOptions(tls: LdapTls): CertificateOptions {
   };
 }
 
+/**
+ * ldapjs parses a request's DN up to three times (routing, the bind, the connection's bind DN), and
+ * the same DN strings arrive over and over: parse each once. ldapjs only reads the parsed objects.
+ */
+function memoizeDnParsing(): void {
+  const DN = (ldap as unknown as { DN: { fromString: ((dn: unknown) => unknown) & { memoized?: true } } }).DN;
+  if (DN.fromString.memoized) return;
+  const parse = DN.fromString.bind(DN);
+  const parsed = new Map<string, unknown>();
+  const memoized = Object.assign(
+    (dn: unknown) => {
+      if (typeof dn !== "string") return parse(dn);
+      let found = parsed.get(dn);
+      if (found === undefined) {
+        found = parse(dn);
+        if (parsed.size >= 10_000) parsed.delete(parsed.keys().next().value as string);
+        parsed.set(dn, found);
+      }
+      return found;
+    },
+    { memoized: true as const },
+  );
+  DN.fromString = memoized;
+}
+
 export async function startLdapServer(o: LdapServerOptions): Promise<LdapServer> {
+  memoizeDnParsing();
   // Bind flags are per outpost instance, shared by the plain and the TLS listener.
   const flags = new Map<string, BindFlags>();
   const tlsOptions = o.tls && certificateOptions(o.tls);
