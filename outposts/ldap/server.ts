@@ -80,6 +80,7 @@ interface Res {
   send(entry: unknown): void;
   addControl(control: unknown): void;
   end(): void;
+  toBer(): { buffer: Buffer };
   responseValue?: string;
   messageId: number;
 }
@@ -148,11 +149,61 @@ function visible(
   return [own, ...groups];
 }
 
-/** An entry's reply: encoded once per entry and attribute selection, wrapped for this request. */
-function sendEntry(req: SearchReq, res: Res, indexed: IndexedEntry): void {
-  const key = req.attributes.map((a) => a.toLowerCase()).join("\0");
-  const reply = encodeEntry(indexed, key, () => select(indexed.entry, req.attributes), res.messageId);
-  (req.connection as unknown as Socket).write(reply);
+/** Replies gathered before a socket write: a search goes out in as few writes as possible. */
+const FLUSH_BYTES = 256 * 1024;
+
+/**
+ * A search's replies: each entry encoded once per entry and attribute selection (then wrapped for this
+ * request), gathered and written with the SearchResultDone in one write (writes are what a small
+ * search costs most). A client that stops reading is dropped once MAX_UNREAD_BYTES pile up.
+ */
+class Replies {
+  private parts: Buffer[] = [];
+  private size = 0;
+  private readonly socket: Socket;
+  private readonly key: string;
+
+  constructor(
+    private readonly req: SearchReq,
+    private readonly res: Res,
+  ) {
+    this.socket = req.connection as unknown as Socket;
+    this.key = req.attributes.map((a) => a.toLowerCase()).join("\0");
+  }
+
+  /** Queues an entry; false when the client has stopped reading (the connection is then closed). */
+  entry(indexed: IndexedEntry): boolean {
+    const reply = encodeEntry(
+      indexed,
+      this.key,
+      () => select(indexed.entry, this.req.attributes),
+      this.res.messageId,
+    );
+    this.parts.push(reply);
+    this.size += reply.length;
+    if (this.size >= FLUSH_BYTES) {
+      if ((this.socket.writableLength ?? 0) > MAX_UNREAD_BYTES) {
+        this.socket.destroy();
+        return false;
+      }
+      this.flush();
+    }
+    return true;
+  }
+
+  /** Writes what is queued (before an error result, which ldapjs sends itself). */
+  flush(): void {
+    if (this.parts.length === 0) return;
+    this.socket.write(this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts));
+    this.parts = [];
+    this.size = 0;
+  }
+
+  /** The queued entries and the successful SearchResultDone, in one write. */
+  done(): void {
+    this.parts.push(this.res.toBer().buffer);
+    this.flush();
+  }
 }
 
 /**
@@ -261,14 +312,6 @@ function guard(socket: Socket, log: Logger): void {
       socket.destroy();
     }
   });
-}
-
-/** True (and the connection dropped) when the client has stopped reading what it asked for. */
-function stalled(connection: Connection): boolean {
-  const socket = connection as unknown as Socket;
-  if ((socket.writableLength ?? 0) <= MAX_UNREAD_BYTES) return false;
-  socket.destroy();
-  return true;
 }
 
 interface CertificateOptions {
@@ -424,14 +467,17 @@ async function listen(
     if (paged)
       return pagedSearch(req, res, next, paged, `${bindDn}\0${base}\0${scope}\0${req.filter}`, matching);
 
+    const replies = new Replies(req, res);
     let sent = 0;
     for (const entry of matching()) {
-      if (req.sizeLimit > 0 && sent >= req.sizeLimit) return next(new ldap.SizeLimitExceededError());
-      if (stalled(req.connection)) return;
-      sendEntry(req, res, entry);
+      if (req.sizeLimit > 0 && sent >= req.sizeLimit) {
+        replies.flush();
+        return next(new ldap.SizeLimitExceededError());
+      }
+      if (!replies.entry(entry)) return;
       sent++;
     }
-    res.end();
+    replies.done();
     return next();
   });
 
@@ -485,10 +531,8 @@ async function listen(
       cursor = { key, entries: truncated ? entries.slice(0, req.sizeLimit) : entries, offset: 0, truncated };
     }
     const page = cursor.entries.slice(cursor.offset, cursor.offset + size);
-    for (const entry of page) {
-      if (stalled(req.connection)) return;
-      sendEntry(req, res, entry);
-    }
+    const replies = new Replies(req, res);
+    for (const entry of page) if (!replies.entry(entry)) return;
     cursor.offset += page.length;
     if (cursor.offset < cursor.entries.length) {
       const nextId = randomBytes(12).toString("hex");
@@ -497,9 +541,12 @@ async function listen(
       done(nextId);
     } else {
       done("");
-      if (cursor.truncated) return next(new ldap.SizeLimitExceededError());
+      if (cursor.truncated) {
+        replies.flush();
+        return next(new ldap.SizeLimitExceededError());
+      }
     }
-    res.end();
+    replies.done();
     return next();
   }
 
