@@ -8,9 +8,18 @@ import type { PubSub } from "./store/index.ts";
 export type Signal =
   | { kind: "outpost_changed"; outpost: string }
   | { kind: "all_outposts_changed" }
-  /** Users, groups, passwords or memberships changed: LDAP and RADIUS outposts drop what they cached. */
-  | { kind: "directory_changed" }
+  /**
+   * Users, groups, passwords or memberships changed: LDAP and RADIUS outposts drop what they cached,
+   * and refetch the users and groups named (all of them when neither list is given).
+   */
+  | ({ kind: "directory_changed" } & Partial<DirectoryChange>)
   | { kind: "session_ended"; session: string };
+
+/** Which users (pks) and groups (uuids) a directory change touched; both empty: credentials only. */
+export interface DirectoryChange {
+  users: number[];
+  groups: string[];
+}
 
 export type Listener = (signal: Signal) => void;
 

@@ -3,7 +3,8 @@
  * provider's bind flow (then its access check) and searches from the in-memory directory.
  */
 import { createSecureContext, type SecureContext } from "node:tls";
-import type { ApiClient } from "../runtime/api.ts";
+import { Gauge } from "prom-client";
+import { type ApiClient, NotFound } from "../runtime/api.ts";
 import { selfSignedCertificate } from "../runtime/certificate.ts";
 import { CredentialCache } from "../runtime/credential-cache.ts";
 import { runFlow, splitMfa } from "../runtime/flow.ts";
@@ -175,6 +176,29 @@ export function ldapKind(
       }
       return { providers: providerList, users, groups, certificates };
     },
+    /** Fetches only the users and groups TRIGGER_UPDATE named, and patches them into the directory. */
+    async update(api, current, change) {
+      const users = change.users.length
+        ? await api.all<DirectoryUser>(`/core/users/?include_groups=false&pk=${change.users.join(",")}`)
+        : [];
+      const groups: DirectoryGroup[] = [];
+      for (const uuid of change.groups) {
+        try {
+          groups.push(
+            await api.get<DirectoryGroup>(`/core/groups/${encodeURIComponent(uuid)}/?include_users=false`),
+          );
+        } catch (err) {
+          if (!(err instanceof NotFound)) throw err; // deleted: it just goes
+        }
+      }
+      const changedUsers = new Set(change.users);
+      const changedGroups = new Set(change.groups.map((g) => g.toLowerCase()));
+      return {
+        ...current,
+        users: [...current.users.filter((u) => !changedUsers.has(u.pk)), ...users],
+        groups: [...current.groups.filter((g) => !changedGroups.has(g.pk.toLowerCase())), ...groups],
+      };
+    },
     async start(config, ctx) {
       log = ctx.log;
       apply(config);
@@ -206,6 +230,26 @@ export function ldapKind(
     },
     invalidate: () => cache.clear(),
     sessionEnd: () => cache.clear(),
+    registerMetrics(registry) {
+      new Gauge({
+        name: "gatehouse_ldap_directory_entries",
+        help: "Entries in each provider's in-memory directory",
+        labelNames: ["provider"] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          for (const p of providers) this.set({ provider: p.config.name }, p.index.all.length);
+        },
+      });
+      new Gauge({
+        name: "gatehouse_ldap_cached_binds",
+        help: "Verified binds held in the credential cache",
+        registers: [registry],
+        collect() {
+          this.set(cache.size);
+        },
+      });
+    },
     async stop() {
       await server?.close();
     },

@@ -15,6 +15,13 @@ export interface ApiClientOptions {
   timeoutMs?: number;
 }
 
+/** The object asked for does not exist (any more). */
+export class NotFound extends GatehouseError {
+  constructor(message: string) {
+    super(message, { status: 404, code: "OR0002NotFound" });
+  }
+}
+
 export class ApiClient {
   readonly base: string;
 
@@ -43,6 +50,7 @@ export class ApiClient {
         code: "OR0002TokenRefused",
       });
     }
+    if (res.status === 404) throw new NotFound(`${path} answered 404`);
     if (!res.ok) throw new CoreUnavailable(`${path} answered ${res.status}`);
     return (await res.json()) as T;
   }

@@ -17,7 +17,8 @@ export const Instruction = {
 export const HELLO_INTERVAL_MS = 10_000;
 
 export interface ChannelHandlers {
-  triggerUpdate(): void;
+  /** `args` as sent: Gatehouse's core names changed directory objects in `args.directory`. */
+  triggerUpdate(args: Record<string, unknown>): void;
   sessionEnd(sessionId: string): void;
   connectionChanged(connected: boolean): void;
 }
@@ -108,8 +109,11 @@ export class ControlChannel {
       this.o.log.warn("ignoring a control frame that is not JSON", { code: "OR0010BadFrame" });
       return;
     }
-    if (frame.instruction === Instruction.TRIGGER_UPDATE) this.o.handlers.triggerUpdate();
-    else if (frame.instruction === Instruction.SESSION_END && typeof frame.args?.session_id === "string") {
+    if (frame.instruction === Instruction.TRIGGER_UPDATE) {
+      const args =
+        frame.args && typeof frame.args === "object" && !Array.isArray(frame.args) ? frame.args : {};
+      this.o.handlers.triggerUpdate(args);
+    } else if (frame.instruction === Instruction.SESSION_END && typeof frame.args?.session_id === "string") {
       this.o.handlers.sessionEnd(frame.args.session_id);
     }
     if (frame.instruction !== Instruction.ACK) this.send(Instruction.ACK, {});

@@ -133,11 +133,57 @@ describe("outpost runtime against a real core", () => {
     await running.stop();
   });
 
+  test("a TRIGGER_UPDATE naming users or groups is applied by fetching only those, at once", async () => {
+    const { kind, seen } = probeKind();
+    const changes: unknown[] = [];
+    let fetches = 0;
+    const partial: OutpostKind<{ name: string; log_level: unknown; users?: number[] }> = {
+      ...kind,
+      fetch: async (api, o) => {
+        fetches++;
+        return kind.fetch(api, o);
+      },
+      update: async (_api, current, change) => {
+        changes.push(change);
+        return { ...current, users: change.users };
+      },
+    };
+    // A full refresh would wait 60 s: anything that arrives sooner came through update().
+    const running = await runOutpost(partial, config(), {
+      log: memoryLogger("warn"),
+      signals: false,
+      reloadOffsetMs: 60_000,
+    });
+    await until(async () =>
+      (await t.api("GET", `/api/v3/outposts/instances/${outpost.pk}/health/`)).body.some(
+        (h: { uid: string }) => h.uid === running.instance,
+      ),
+    );
+    // An outpost that serves users hears about user changes (this one has no providers: it is LDAP).
+    const created = await t.api("POST", "/api/v3/core/users/", { body: { username: "partial", name: "P" } });
+    await until(() => seen.refreshed.length > 0);
+    expect(changes).toEqual([{ users: [created.body.pk], groups: [] }]);
+    expect(seen.refreshed.at(-1)).toMatchObject({ users: [created.body.pk] });
+    // A password change names no directory object: caches go, nothing is fetched.
+    await t.api("POST", `/api/v3/core/users/${created.body.pk}/set_password/`, {
+      body: { password: "x-Very-long-1" },
+    });
+    await Bun.sleep(300);
+    expect(changes).toHaveLength(1);
+    expect(fetches).toBe(1);
+    const metrics = await (await fetch(`http://127.0.0.1:${running.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^gatehouse_outpost_updates_total\{kind="partial"\} 1$/m);
+    expect(metrics).toMatch(/^gatehouse_outpost_resident_memory_bytes \d+/m);
+    await running.stop();
+    await t.api("DELETE", `/api/v3/core/users/${created.body.pk}/`);
+  });
+
   test("with the core away, starts from the last good configuration on disk", async () => {
     const { kind, seen } = probeKind();
     const away = { ...config(), host: "http://127.0.0.1:9" };
     const running = await runOutpost(kind, away, { log: memoryLogger("warn"), signals: false });
-    expect(seen.started).toEqual([{ name: "probe", log_level: "debug" }]);
+    expect(seen.started).toHaveLength(1);
+    expect(seen.started[0]).toMatchObject({ name: "probe", log_level: "debug" });
     expect(await running.refresh()).toBe(false);
     await running.stop();
   });

@@ -3,7 +3,7 @@
  * on disk, start the kind's server (from the cache when the core is away), refresh on TRIGGER_UPDATE
  * (spread over 0–10 s), on the refresh interval and on SIGUSR1, and serve ping and metrics.
  */
-import { Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import { parseListen } from "../../shared/config/load.ts";
 import { createLogger, type Logger } from "../../shared/log.ts";
 import { VERSION } from "../../shared/version.ts";
@@ -31,6 +31,12 @@ export interface OutpostKind<C> {
   refresh(config: C): Promise<void>;
   /** Drops whatever the kind answers from memory (cached binds): called at once on TRIGGER_UPDATE. */
   invalidate?(): void;
+  /**
+   * Applies a TRIGGER_UPDATE that names what changed (`args.directory`) by fetching only that, and
+   * returns the new configuration (kept on disk like a full one). Undefined: the runtime refetches
+   * everything instead.
+   */
+  update?(api: ApiClient, current: C, change: DirectoryChange): Promise<C | undefined>;
   sessionEnd?(sessionId: string): void;
   stop(): Promise<void>;
   /** Extra metrics the kind reports. */
@@ -48,6 +54,25 @@ interface Cached<C> {
   outpost: OutpostInstance;
   config: C;
   saved: string;
+}
+
+/** What TRIGGER_UPDATE's `args.directory` names: changed user pks and group uuids. */
+export interface DirectoryChange {
+  users: number[];
+  groups: string[];
+}
+
+/** A valid `args.directory`, or undefined (then the whole configuration is refetched). */
+export function directoryChange(args: Record<string, unknown>): DirectoryChange | undefined {
+  const d = args.directory as { users?: unknown; groups?: unknown } | undefined;
+  if (!d || typeof d !== "object") return undefined;
+  const users =
+    Array.isArray(d.users) && d.users.every((u) => Number.isInteger(u)) ? (d.users as number[]) : undefined;
+  const groups =
+    Array.isArray(d.groups) && d.groups.every((g) => typeof g === "string")
+      ? (d.groups as string[])
+      : undefined;
+  return users && groups ? { users, groups } : undefined;
 }
 
 export interface RunningOutpost {
@@ -100,6 +125,20 @@ export async function runOutpost<C>(
     labelNames: ["version", "type"] as const,
     registers: [registry],
   }).set({ version: VERSION, type: kind.type }, 1);
+  const updates = new Counter({
+    name: "gatehouse_outpost_updates_total",
+    help: "Configuration updates applied, by kind: full (everything refetched) or partial (only what changed)",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "gatehouse_outpost_resident_memory_bytes",
+    help: "Resident memory of the outpost process (the embedded outpost: of the core)",
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage().rss);
+    },
+  });
   kind.registerMetrics?.(registry);
 
   let online = false;
@@ -147,6 +186,8 @@ export async function runOutpost<C>(
       try {
         const next = await fetchAll();
         await kind.refresh(next.config);
+        current = next;
+        updates.inc({ kind: "full" });
         saveCache(cacheFile, next);
         online = true;
         lastUpdate.set(Date.now() / 1000);
@@ -163,6 +204,29 @@ export async function runOutpost<C>(
     return refreshing;
   };
 
+  /** Changes are applied one at a time, in order, and never beside a full refresh. */
+  let applying: Promise<unknown> = Promise.resolve();
+  const applyChange = (change: DirectoryChange) => {
+    applying = applying.then(async () => {
+      await refreshing;
+      try {
+        if (!current) return;
+        if (change.users.length + change.groups.length === 0) return; // credentials only
+        const next = await kind.update?.(api, current.config, change);
+        if (!next) return void setTimeout(() => void refresh(), reloadOffset);
+        current = { ...current, config: next, saved: new Date().toISOString() };
+        await kind.refresh(next);
+        saveCache(cacheFile, current);
+        updates.inc({ kind: "partial" });
+        lastUpdate.set(Date.now() / 1000);
+      } catch (err) {
+        log.warn("partial update failed; refetching everything", { error: (err as Error).message });
+        setTimeout(() => void refresh(), reloadOffset);
+      }
+    });
+    return applying;
+  };
+
   const channel = new ControlChannel({
     host: config.host,
     token: config.token,
@@ -171,10 +235,13 @@ export async function runOutpost<C>(
     log,
     insecure: config.insecure,
     handlers: {
-      triggerUpdate: () => {
-        // Cached answers go at once; the refresh itself is spread out so replicas do not all ask together.
+      triggerUpdate: (args) => {
+        // Cached answers go at once. A change that names its objects is fetched at once (it is small);
+        // a full refresh is spread out so replicas do not all ask together.
         kind.invalidate?.();
-        setTimeout(() => void refresh(), reloadOffset);
+        const change = directoryChange(args);
+        if (change && kind.update) void applyChange(change);
+        else setTimeout(() => void refresh(), reloadOffset);
       },
       sessionEnd: (id) => kind.sessionEnd?.(id),
       connectionChanged: (up) => connection.set(up ? 1 : 0),

@@ -35,6 +35,7 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
     let url = "";
     let tlsUrl = "";
     let providerPk = 0;
+    let metricsPort = 0;
 
     beforeAll(async () => {
       const port = await freePort();
@@ -100,6 +101,7 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
       await t.api("POST", `/api/v3/rbac/roles/${role.pk}/add_user/`, { body: { pk: bea.pk } });
 
       dataDir = mkdtempSync(join(tmpdir(), "gatehouse-ldap-"));
+      metricsPort = await freePort();
       if (mode === "embedded") {
         embedded = await startEmbeddedOutposts(
           t.core.ctx,
@@ -115,7 +117,7 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
             GATEHOUSE_DATA_DIR: dataDir,
             GATEHOUSE_LISTEN__LDAP: `127.0.0.1:${port}`,
             GATEHOUSE_LISTEN__LDAPS: `127.0.0.1:${tlsPort}`,
-            GATEHOUSE_LISTEN__METRICS: "127.0.0.1:0",
+            GATEHOUSE_LISTEN__METRICS: `127.0.0.1:${metricsPort}`,
             GATEHOUSE_LOG__LEVEL: "warn",
           },
           stdout: "ignore",
@@ -450,6 +452,46 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
       if (embedded) await embedded.ldap?.refresh();
       else outpost?.kill("SIGUSR1");
     });
+
+    test("changes to users and groups arrive at once, fetched one by one", async () => {
+      const bea = `cn=bea,ou=users,${BASE}`;
+      const dot = (await t.api("GET", "/api/v3/core/users/?username=dot")).body.results[0];
+      const dotEntry = async () =>
+        (
+          await ldap(
+            "ldapsearch",
+            bea,
+            "bea-secret-1",
+            "-LLL",
+            "-b",
+            BASE,
+            "(cn=dot)",
+            "displayName",
+            "memberOf",
+          )
+        ).stdout;
+      // Under two seconds: a full refresh would wait for its random 0–10 s spread.
+      const soon = (check: (text: string) => boolean) => waitFor(async () => check(await dotEntry()), 2000);
+      await t.api("PATCH", `/api/v3/core/users/${dot.pk}/`, { body: { name: "Dot Renamed" } });
+      expect(await soon((e) => e.includes("displayName: Dot Renamed"))).toBe(true);
+      const ops = await t.api("POST", "/api/v3/core/groups/", {
+        body: { name: `ops-${mode.replace(" ", "-")}` },
+      });
+      await t.api("POST", `/api/v3/core/groups/${ops.body.pk}/add_user/`, { body: { pk: dot.pk } });
+      expect(await soon((e) => e.includes(`memberOf: cn=${ops.body.name},ou=groups,`))).toBe(true);
+      await t.api("DELETE", `/api/v3/core/groups/${ops.body.pk}/`);
+      expect(await soon((e) => !e.includes(`cn=${ops.body.name},`))).toBe(true);
+      await t.api("PATCH", `/api/v3/core/users/${dot.pk}/`, { body: { name: "DOT" } });
+    });
+
+    if (mode !== "embedded")
+      test("/metrics reports the directory, the bind cache, memory and how updates were applied", async () => {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        expect(text).toMatch(/^gatehouse_ldap_directory_entries\{provider="ldap"\} \d+$/m);
+        expect(text).toMatch(/^gatehouse_ldap_cached_binds \d+$/m);
+        expect(text).toMatch(/^gatehouse_outpost_resident_memory_bytes \d+/m);
+        expect(text).toMatch(/^gatehouse_outpost_updates_total\{kind="partial"\} [1-9]/m);
+      });
 
     test("StartTLS on the plain port, then a bind over TLS", async () => {
       const res = await run(

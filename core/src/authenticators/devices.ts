@@ -168,7 +168,7 @@ export async function confirmDevice(ctx: CoreContext, db: Db, id: number): Promi
     .where("id", "=", id)
     .execute();
   // A new device changes what a bind needs: cached LDAP/RADIUS binds must be checked again.
-  ctx.signals.emit({ kind: "directory_changed" });
+  ctx.signals.emit({ kind: "directory_changed", users: [], groups: [] });
 }
 
 export async function confirmedDevices(

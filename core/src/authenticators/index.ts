@@ -128,7 +128,7 @@ function deviceRoutes(ctx: CoreContext, kind: Kind, admin: boolean) {
   });
   return new Elysia({ prefix: `/${kind}` })
     .use(authenticated(ctx))
-    .use(signalsDirectoryChanges(ctx))
+    .use(signalsDirectoryChanges(ctx, "credentials"))
     .onBeforeHandle(({ actor }) => (admin ? requireSuperuser(actor) : undefined))
     .get(
       "/",

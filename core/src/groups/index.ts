@@ -77,7 +77,7 @@ export function groupsController(ctx: CoreContext) {
 
   return new Elysia({ prefix: "/core/groups" })
     .use(authenticated(ctx))
-    .use(signalsDirectoryChanges(ctx))
+    .use(signalsDirectoryChanges(ctx, "groups"))
     .get(
       "/",
       async ({ actor, search }) =>

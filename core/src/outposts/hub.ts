@@ -4,6 +4,7 @@
  * signals. Frames are authentik's: JSON `{instruction, args}`.
  */
 import type { CoreContext } from "../context.ts";
+import type { DirectoryChange } from "../signals.ts";
 import { asJson } from "../store/codec.ts";
 import { HEALTHY_FOR_MS } from "./model.ts";
 
@@ -38,7 +39,7 @@ export class OutpostHub {
       if (signal.kind === "outpost_changed") this.sendTo(signal.outpost, Instruction.TRIGGER_UPDATE, {});
       else if (signal.kind === "all_outposts_changed")
         for (const id of this.sockets.keys()) this.sendTo(id, Instruction.TRIGGER_UPDATE, {});
-      else if (signal.kind === "directory_changed") void this.directoryChanged();
+      else if (signal.kind === "directory_changed") void this.directoryChanged(signal);
       else this.sendAll(Instruction.SESSION_END, { session_id: signal.session });
     });
   }
@@ -93,8 +94,12 @@ export class OutpostHub {
       .execute();
   }
 
-  /** Outposts that answer from a copy of the directory (LDAP, RADIUS) refresh it. */
-  private async directoryChanged(): Promise<void> {
+  /**
+   * Outposts that answer from a copy of the directory (LDAP, RADIUS) refresh it: TRIGGER_UPDATE with
+   * `directory: {users, groups}` names what changed (authentik's outposts ignore the args and refetch
+   * everything; ours fetch only those), without it everything.
+   */
+  private async directoryChanged(change: Partial<DirectoryChange>): Promise<void> {
     const ids = [...this.sockets.keys()];
     if (ids.length === 0) return;
     try {
@@ -104,7 +109,9 @@ export class OutpostHub {
         .where("outpost_uuid", "in", ids)
         .where("type", "in", ["ldap", "radius"])
         .execute();
-      for (const r of rows) this.sendTo(r.outpost_uuid, Instruction.TRIGGER_UPDATE, {});
+      const args =
+        change.users && change.groups ? { directory: { users: change.users, groups: change.groups } } : {};
+      for (const r of rows) this.sendTo(r.outpost_uuid, Instruction.TRIGGER_UPDATE, args);
     } catch (err) {
       this.ctx.log.error("could not tell outposts about a directory change", {
         code: "OP0011DirectorySignal",

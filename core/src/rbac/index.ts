@@ -161,7 +161,7 @@ export function rbacController(ctx: CoreContext) {
     );
 
   return new Elysia()
-    .use(signalsDirectoryChanges(ctx))
+    .use(signalsDirectoryChanges(ctx, "credentials"))
     .use(
       new Elysia({ prefix: "/rbac/roles" })
         .use(authenticated(ctx))

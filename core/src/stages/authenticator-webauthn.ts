@@ -91,7 +91,7 @@ export const authenticatorWebauthnStage: StageKind = {
       };
     }
     delete run.plan.context[CHALLENGE_KEY];
-    run.ctx.signals.emit({ kind: "directory_changed" });
+    run.ctx.signals.emit({ kind: "directory_changed", users: [], groups: [] });
     await recordEventSafely(run.ctx, {
       action: "model_created",
       user: { pk: user.id, username: user.username, email: user.email },

@@ -138,6 +138,6 @@ async function write(run: Parameters<StageKind["challenge"]>[0]) {
     });
   }
   run.plan.context.pending_user = userId;
-  ctx.signals.emit({ kind: "directory_changed" });
+  ctx.signals.emit({ kind: "directory_changed", users: [userId], groups: [] });
   return { kind: "next" as const };
 }

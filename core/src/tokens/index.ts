@@ -65,7 +65,7 @@ export function tokensController(ctx: CoreContext) {
 
   return new Elysia({ prefix: "/core/tokens" })
     .use(authenticated(ctx))
-    .use(signalsDirectoryChanges(ctx))
+    .use(signalsDirectoryChanges(ctx, "credentials"))
     .get(
       "/",
       ({ actor, search }) =>

@@ -52,7 +52,7 @@ export function usersController(ctx: CoreContext) {
 
   return new Elysia({ prefix: "/core/users" })
     .use(authenticated(ctx))
-    .use(signalsDirectoryChanges(ctx))
+    .use(signalsDirectoryChanges(ctx, "users"))
     .get(
       "/",
       async ({ actor, search }) =>
