@@ -47,19 +47,49 @@ for (const backend of e2eBackends()) {
     });
 
     test.skipIf(!hasLdapTools)(
-      "the embedded LDAP outpost answers on listen.ldap once the core is up",
+      "the embedded LDAP outpost starts on listen.ldap once a provider is assigned to it",
       async () => {
         const port = await freePort();
         expect(await core.stop()).toBe(0);
         core = await install.start({ env: { GATEHOUSE_LISTEN__LDAP: `127.0.0.1:${port}` } });
         const url = `ldap://127.0.0.1:${port}`;
+        const rootDse = () =>
+          run(["ldapsearch", "-x", "-LLL", "-H", url, "-s", "base", "-b", "", "namingContexts"]);
+        // No provider yet: no LDAP port (and no LDAP code loaded).
+        expect((await rootDse()).code).toBe(255);
+        const as = { token: TOKEN };
+        const flow = (slug: string) =>
+          api(core, "GET", `/api/v3/flows/instances/${slug}/`, as).then((r) => r.body.pk as string);
+        const provider = await api(core, "POST", "/api/v3/providers/ldap/", {
+          ...as,
+          body: {
+            name: "embedded",
+            authorization_flow: await flow("default-authentication-flow"),
+            invalidation_flow: await flow("default-invalidation-flow"),
+            base_dn: "dc=embedded,dc=test",
+          },
+        });
+        expect(provider.status, provider.text).toBe(201);
+        const embedded = (
+          await api(
+            core,
+            "GET",
+            "/api/v3/outposts/instances/?managed__iexact=goauthentik.io/outposts/embedded-ldap",
+            as,
+          )
+        ).body.results[0];
+        const patched = await api(core, "PATCH", `/api/v3/outposts/instances/${embedded.pk}/`, {
+          ...as,
+          body: { providers: [provider.body.pk] },
+        });
+        expect(patched.status, patched.text).toBe(200);
         let dse = { code: -1, stdout: "", stderr: "" };
         for (let i = 0; i < 100 && dse.code !== 0; i++) {
-          dse = await run(["ldapsearch", "-x", "-LLL", "-H", url, "-s", "base", "-b", "", "vendorName"]);
+          dse = await rootDse();
           if (dse.code !== 0) await Bun.sleep(100);
         }
         expect(dse.code, dse.stderr).toBe(0);
-        expect(dse.stdout).toContain("vendorName: goauthentik.io");
+        expect(dse.stdout).toContain("namingContexts: dc=embedded,dc=test");
         // A client that never hangs up does not hold the core's shutdown.
         const idle = await Bun.connect({
           hostname: "127.0.0.1",

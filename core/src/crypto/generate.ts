@@ -3,8 +3,8 @@
  * CN=<name>, O=authentik, OU=Self-signed, valid from a day before `now`, the subject-alt names as a
  * critical DNS-name extension, a random positive 128-bit serial, SHA-256 signatures.
  */
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import type * as x509 from "@peculiar/x509";
+import { loadX509 } from "./x509.ts";
 
 export const GENERATION_ALGS = ["rsa", "ecdsa", "ed25519", "ed448"] as const;
 export type GenerationAlg = (typeof GENERATION_ALGS)[number];
@@ -57,11 +57,12 @@ const dnValue = (v: string) => v.replace(/[\\"+,;<>=#]/g, (c) => `\\${c}`);
 export async function generateCertificate(o: GenerateOptions): Promise<GeneratedPair> {
   const alg = ALGORITHMS[o.alg];
   if (!alg) throw new Error(`unsupported algorithm ${o.alg}`);
+  const { X509CertificateGenerator, SubjectAlternativeNameExtension } = await loadX509();
   const keys = (await crypto.subtle.generateKey(alg.key, true, ["sign", "verify"])) as CryptoKeyPair;
   const serial = crypto.getRandomValues(new Uint8Array(16));
   serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x01;
   const name = `CN=${dnValue(o.commonName)}, O=authentik, OU=Self-signed`;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+  const cert = await X509CertificateGenerator.createSelfSigned({
     serialNumber: Buffer.from(serial).toString("hex"),
     name,
     notBefore: new Date(o.now.getTime() - DAY_MS),
@@ -71,7 +72,7 @@ export async function generateCertificate(o: GenerateOptions): Promise<Generated
     extensions:
       o.subjectAltNames.length > 0
         ? [
-            new x509.SubjectAlternativeNameExtension(
+            new SubjectAlternativeNameExtension(
               o.subjectAltNames.map((value) => ({ type: "dns" as const, value })),
               true,
             ),

@@ -15,7 +15,7 @@ describe("certificate facts", () => {
     });
     const cert = parseCertificate(pair.certificate);
     if (!cert) throw new Error("unparsable");
-    const facts = certificateFacts(cert);
+    const facts = await certificateFacts(cert);
     expect(facts.cert_subject).toBe('OU=Self-signed,O=authentik,CN=\\ Acme\\, \\"Ops\\" \\+ #1\\ ');
     expect(facts.key_type).toBe("ed25519");
     expect(facts.cert_expiry).toBe("2030-01-03T00:00:00.000Z");

@@ -4,9 +4,9 @@
  * checks an upload must pass: a parsable certificate, a parsable unencrypted key, and a key that belongs
  * to the certificate.
  */
-import "reflect-metadata";
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
-import * as x509 from "@peculiar/x509";
+import type * as x509 from "@peculiar/x509";
+import { loadX509 } from "./x509.ts";
 
 export const KEY_TYPES = ["rsa", "ec", "dsa", "ed25519", "ed448"] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
@@ -53,12 +53,12 @@ export function keyMatches(cert: X509Certificate, key: KeyObject): boolean {
 
 const colonHex = (upper: string) => upper.toLowerCase();
 
-export function certificateFacts(cert: X509Certificate): CertificateFacts {
+export async function certificateFacts(cert: X509Certificate): Promise<CertificateFacts> {
   return {
     fingerprint_sha256: colonHex(cert.fingerprint256),
     fingerprint_sha1: colonHex(cert.fingerprint),
     cert_expiry: new Date(cert.validTo).toISOString(),
-    cert_subject: rfc4514(cert),
+    cert_subject: await rfc4514(cert),
     key_type: keyType(cert.publicKey.asymmetricKeyType),
   };
 }
@@ -84,10 +84,11 @@ const OID_TO_SHORT: Record<string, string> = {
   "0.9.2342.19200300.100.1.1": "UID",
 };
 
-function rfc4514(cert: X509Certificate): string {
+async function rfc4514(cert: X509Certificate): Promise<string> {
+  const { X509Certificate: Parsed } = await loadX509();
   let name: x509.JsonName;
   try {
-    name = new x509.X509Certificate(cert.raw).subjectName.toJSON();
+    name = new Parsed(cert.raw).subjectName.toJSON();
   } catch {
     // A certificate OpenSSL reads but the ASN.1 schema does not: OpenSSL's own one-per-line form, reversed.
     return cert.subject.split("\n").reverse().join(",");

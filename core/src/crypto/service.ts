@@ -124,7 +124,7 @@ async function checkPair(
   return {
     certificate_data: input.certificate_data,
     key_data: input.key_data,
-    facts: certificateFacts(cert),
+    facts: await certificateFacts(cert),
   };
 }
 
