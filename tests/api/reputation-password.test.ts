@@ -125,6 +125,45 @@ for (const backend of backendNames()) {
       expect(row.score).toBe(-5);
     });
 
+    test("/policies/reputation/scores/ lists, filters and forgives scores; superusers only", async () => {
+      const list = await t.api("GET", "/api/v3/policies/reputation/scores/?identifier=nobody");
+      expect(list.status).toBe(200);
+      expect(list.body.pagination.count).toBe(1);
+      const [nobody] = list.body.results;
+      expect(nobody).toEqual({
+        pk: expect.any(String),
+        identifier: "nobody",
+        ip: "198.51.100.8",
+        ip_geo_data: {},
+        ip_asn_data: {},
+        score: -5,
+        updated: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      });
+      const byIp = await t.api("GET", "/api/v3/policies/reputation/scores/?ip=198.51.100.7&ordering=-score");
+      expect(byIp.body.results.map((r: { identifier: string }) => r.identifier)).toEqual(["jack"]);
+      const several = await t.api("GET", "/api/v3/policies/reputation/scores/?identifier_in=jack,nobody");
+      expect(several.body.pagination.count).toBe(2);
+      expect((await t.api("GET", "/api/v3/policies/reputation/scores/?score=-5")).body.pagination.count).toBe(
+        1,
+      );
+      expect(
+        (await t.api("GET", "/api/v3/policies/reputation/scores/?search=100.8")).body.pagination.count,
+      ).toBe(1);
+      expect((await t.api("GET", `/api/v3/policies/reputation/scores/${nobody.pk}/`)).body.identifier).toBe(
+        "nobody",
+      );
+      expect((await t.api("GET", "/api/v3/policies/reputation/scores/", { token: outpostKey })).status).toBe(
+        403,
+      );
+      expect((await t.api("DELETE", `/api/v3/policies/reputation/scores/${nobody.pk}/`)).status).toBe(204);
+      expect((await t.api("GET", `/api/v3/policies/reputation/scores/${nobody.pk}/`)).status).toBe(404);
+      const events = await t.api(
+        "GET",
+        "/api/v3/events/events/?action=model_deleted&context_model_name=reputation",
+      );
+      expect(events.body.pagination.count).toBe(1);
+    });
+
     test("the password policy rejects weak and common passwords with messages", async () => {
       const policy = await post("/api/v3/policies/password/", {
         name: "strong",

@@ -192,6 +192,9 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
       expect(wrong.code).toBe(49);
       const stranger = await ldap("ldapwhoami", "cn=bea,ou=users,dc=elsewhere", "bea-secret-1");
       expect(stranger.code).toBe(50);
+      // The failed bind counts against bea's reputation from this address, as a failed web login would.
+      const scores = await t.api("GET", "/api/v3/policies/reputation/scores/?identifier=bea&ip=127.0.0.1");
+      expect(scores.body.results[0]?.score).toBeLessThan(0);
     });
 
     test("an app password binds in place of the password; revoking it locks it out at once", async () => {

@@ -20,6 +20,7 @@ import { invitationsController } from "../invitations/index.ts";
 import type { CoreMetrics } from "../metrics.ts";
 import { outpostsController } from "../outposts/index.ts";
 import { policiesController } from "../policies/index.ts";
+import { reputationScoresController } from "../policies/reputation-scores.ts";
 import { promptsController } from "../prompts/index.ts";
 import { ldapOutpostController, ldapProvidersController } from "../providers/ldap.ts";
 import { rbacController } from "../rbac/index.ts";
@@ -44,6 +45,7 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(flowsController(ctx))
     .use(flowBindingsController(ctx))
     .use(stagesController(ctx))
+    .use(reputationScoresController(ctx))
     .use(policiesController(ctx))
     .use(authenticatorsController(ctx))
     .use(sessionsController(ctx))
