@@ -51,7 +51,9 @@ const SCENARIOS: Scenario[] = [
     isList: true,
     check: (body) => {
       const page = body as { pagination?: { count?: number }; results?: unknown[] };
-      if (page.pagination?.count !== USERS + 1) return `count ${page.pagination?.count}, want ${USERS + 1}`;
+      // The seeded users, akadmin and the embedded outpost's service account.
+      const want = USERS + 2;
+      if (page.pagination?.count !== want) return `count ${page.pagination?.count}, want ${want}`;
       if (page.results?.length !== 100) return `${page.results?.length} results, want 100`;
       return undefined;
     },
