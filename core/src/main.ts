@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../../shared/config/load.ts";
 import { createLogger, type Logger } from "../../shared/log.ts";
 import { VERSION } from "../../shared/version.ts";
-import { createAdmin, createApiToken, healthcheck, migrate } from "./cli/commands.ts";
+import { createAdmin, createApiToken, healthcheck, migrate, outpostDeployment } from "./cli/commands.ts";
 import { serve } from "./cli/serve.ts";
 import { type CoreConfig, loadCoreConfig } from "./config/index.ts";
 
@@ -19,6 +19,8 @@ Commands:
   create-token <username>     create an API token for a user; prints its key once
         [--identifier ID] [--expires-days N | --no-expiry] [--description TEXT]
   healthcheck                 exit 0 when the local core answers /-/health/ready/
+  outpost-deployment <name>   print an outpost's environment (GATEHOUSE_HOST, GATEHOUSE_TOKEN, …)
+        [--host URL]          and how to run it
 
 Options:
   --help, --version
@@ -35,6 +37,7 @@ const OPTIONS = {
   "expires-days": { type: "string" },
   "no-expiry": { type: "boolean" },
   description: { type: "string" },
+  host: { type: "string" },
 } as const;
 
 async function main(argv: string[]): Promise<number> {
@@ -64,6 +67,10 @@ async function main(argv: string[]): Promise<number> {
       });
     case "healthcheck":
       return healthcheck(config);
+    case "outpost-deployment":
+      return outpostDeployment(config, log, need(rest[0], "outpost-deployment needs an outpost name"), {
+        host: values.host,
+      });
     default:
       process.stderr.write(`unknown command "${command}"\n\n${HELP}\n`);
       return 2;

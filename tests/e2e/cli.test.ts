@@ -99,6 +99,27 @@ for (const backend of e2eBackends()) {
       expect(down.code).toBe(1);
       expect(down.stdout).toContain("unreachable");
     });
+
+    test("outpost-deployment prints an env an outpost runs with, and logs the token view", async () => {
+      const res = await install.run(["outpost-deployment", "Embedded LDAP Outpost", "--host", core.url]);
+      expect(res.code, res.stderr).toBe(0);
+      const env = Object.fromEntries(
+        res.stdout
+          .trim()
+          .split("\n")
+          .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+      );
+      expect(Object.keys(env)).toEqual(["GATEHOUSE_HOST", "GATEHOUSE_TOKEN", "GATEHOUSE_INSECURE"]);
+      expect(env.GATEHOUSE_HOST).toBe(core.url);
+      expect(res.stderr).toContain("gatehouse-ldap");
+      // The token is the outpost's own: it lists exactly that outpost.
+      const mine = await api(core, "GET", "/api/v3/outposts/instances/", { token: env.GATEHOUSE_TOKEN });
+      expect(mine.status).toBe(200);
+      expect(mine.body.results.map((o: { name: string }) => o.name)).toEqual(["Embedded LDAP Outpost"]);
+      const unknown = await install.run(["outpost-deployment", "nope"]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('no outpost named "nope"');
+    });
   });
 }
 

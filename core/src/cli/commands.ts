@@ -9,9 +9,11 @@ import { type CoreContext, inTransaction, systemClock } from "../context.ts";
 import { openMigratedStore } from "../core.ts";
 import { recordEvent } from "../events/service.ts";
 import { createGroup } from "../groups/service.ts";
+import { tokenIdentifier } from "../outposts/service.ts";
 import { loadInstallSecrets } from "../secrets.ts";
 import { Signals } from "../signals.ts";
-import { createToken } from "../tokens/service.ts";
+import { fromJson } from "../store/codec.ts";
+import { createToken, revealKey } from "../tokens/service.ts";
 import { createUser, findUserByUsername, hashPassword } from "../users/service.ts";
 
 async function withContext(
@@ -141,4 +143,66 @@ export async function healthcheck(config: CoreConfig): Promise<number> {
     process.stdout.write(`unreachable: ${(err as Error).message}\n`);
     return 1;
   }
+}
+
+/**
+ * `gatehouse outpost-deployment <name or uuid> [--host URL]`: what an outpost needs to run — its
+ * environment on stdout (an env file: GATEHOUSE_HOST, GATEHOUSE_TOKEN, GATEHOUSE_INSECURE), and on
+ * stderr the command to start the binary of its type. Reading the token is logged as secret_view.
+ */
+export async function outpostDeployment(
+  config: CoreConfig,
+  log: Logger,
+  which: string,
+  options: { host: string | undefined },
+): Promise<number> {
+  return withContext(config, log, async (ctx) => {
+    const outpost = await ctx.store.db
+      .selectFrom("outposts")
+      .selectAll()
+      .where((eb) => eb.or([eb("name", "=", which), eb("outpost_uuid", "=", which.toLowerCase())]))
+      .executeTakeFirst();
+    if (!outpost) {
+      process.stderr.write(`no outpost named "${which}"\n`);
+      return 1;
+    }
+    const token = await ctx.store.db
+      .selectFrom("tokens")
+      .selectAll()
+      .where("identifier", "=", tokenIdentifier(outpost.outpost_uuid))
+      .executeTakeFirst();
+    if (!token) {
+      process.stderr.write(
+        `outpost "${outpost.name}" has no token; save it once through the API to make one\n`,
+      );
+      return 1;
+    }
+    const settings = fromJson<{ authentik_host?: string; authentik_host_insecure?: boolean }>(outpost.config);
+    const listen = parseListen(config["listen.http"]);
+    const host =
+      options.host ??
+      (settings.authentik_host ||
+        `http://${listen && listen.hostname !== "0.0.0.0" && listen.hostname !== "::" ? listen.hostname : "127.0.0.1"}:${listen?.port ?? 9000}`);
+    await recordEvent(ctx, ctx.store.db, {
+      action: "secret_view",
+      context: {
+        secret: { app: "authentik_core", model_name: "token", pk: token.token_uuid, name: token.identifier },
+        via: "cli",
+      },
+    });
+    process.stdout.write(
+      `GATEHOUSE_HOST=${host}\nGATEHOUSE_TOKEN=${revealKey(ctx, token)}\nGATEHOUSE_INSECURE=${settings.authentik_host_insecure ? "true" : "false"}\n`,
+    );
+    const binary = outpost.type;
+    process.stderr.write(
+      [
+        `Outpost "${outpost.name}" (${outpost.type}). Save the lines above as outpost.env, then run`,
+        `  env $(cat outpost.env | xargs) ./gatehouse-${binary}`,
+        `with the binary from \`npm run build\` (dist/gatehouse-${binary}), on any host that reaches ${host}.`,
+        "authentik's AUTHENTIK_HOST / AUTHENTIK_TOKEN / AUTHENTIK_INSECURE names work too.",
+        "",
+      ].join("\n"),
+    );
+    return 0;
+  });
 }
