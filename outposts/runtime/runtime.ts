@@ -3,7 +3,7 @@
  * on disk, start the kind's server (from the cache when the core is away), refresh on TRIGGER_UPDATE
  * (spread over 0–10 s), on the refresh interval and on SIGUSR1, and serve ping and metrics.
  */
-import { Counter, Gauge, Registry } from "prom-client";
+
 import { parseListen } from "../../shared/config/load.ts";
 import { createLogger, type Logger } from "../../shared/log.ts";
 import { VERSION } from "../../shared/version.ts";
@@ -12,6 +12,7 @@ import { backoffDelay } from "./backoff.ts";
 import { cachePath, loadCache, saveCache } from "./cache.ts";
 import { ControlChannel } from "./channel.ts";
 import type { OutpostConfig } from "./config.ts";
+import { Counter, Gauge, Registry } from "./metrics.ts";
 
 /** What the core says about this outpost (GET /outposts/instances/ → results[0]). */
 export interface OutpostInstance {
