@@ -230,6 +230,10 @@ export function ldapKind(
     },
     invalidate: () => cache.clear(),
     sessionEnd: () => cache.clear(),
+    revoked: () => {
+      cache.clear();
+      providers = [];
+    },
     registerMetrics(registry) {
       new Gauge({
         name: "gatehouse_ldap_directory_entries",

@@ -188,6 +188,32 @@ describe("outpost runtime against a real core", () => {
     await running.stop();
   });
 
+  test("a token revoked while running: the outpost stops serving and drops its disk cache", async () => {
+    const own = (
+      await t.api("POST", "/api/v3/outposts/instances/", {
+        body: { name: "revoked", type: "ldap", providers: [], config: {} },
+      })
+    ).body;
+    const ownKey = (await t.api("GET", `/api/v3/core/tokens/ak-outpost-${own.pk}-api/view_key/`)).body.key;
+    const dir = mkdtempSync(join(tmpdir(), "gatehouse-revoked-"));
+    const { kind } = probeKind();
+    let revoked = 0;
+    let invalidated = 0;
+    const running = await runOutpost(
+      { ...kind, revoked: () => void revoked++, invalidate: () => void invalidated++ },
+      { ...config(), token: ownKey, data_dir: dir },
+      { log: memoryLogger("error"), signals: false },
+    );
+    expect(await Bun.file(join(dir, "outpost-ldap.json")).exists()).toBe(true);
+    expect((await t.api("DELETE", `/api/v3/outposts/instances/${own.pk}/`)).status).toBe(204);
+    expect(await running.refresh()).toBe(false);
+    expect(revoked).toBe(1);
+    expect(invalidated).toBeGreaterThanOrEqual(1);
+    expect(await Bun.file(join(dir, "outpost-ldap.json")).exists()).toBe(false);
+    await running.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   test("a refused token is an error, not a retry loop", async () => {
     const { kind } = probeKind();
     await expect(

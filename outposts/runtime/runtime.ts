@@ -4,7 +4,9 @@
  * (spread over 0–10 s), on the refresh interval and on SIGUSR1, and serve ping and metrics.
  */
 
+import { rmSync } from "node:fs";
 import { parseListen } from "../../shared/config/load.ts";
+import { isGatehouseError } from "../../shared/errors.ts";
 import { createLogger, type Logger } from "../../shared/log.ts";
 import { VERSION } from "../../shared/version.ts";
 import { ApiClient, CoreUnavailable } from "./api.ts";
@@ -39,6 +41,8 @@ export interface OutpostKind<C> {
    */
   update?(api: ApiClient, current: C, change: DirectoryChange): Promise<C | undefined>;
   sessionEnd?(sessionId: string): void;
+  /** The core refused the outpost's token: serve nothing more from what was cached. */
+  revoked?(): void;
   stop(): Promise<void>;
   /** Extra metrics the kind reports. */
   registerMetrics?(registry: Registry): void;
@@ -196,6 +200,16 @@ export async function runOutpost<C>(
         return true;
       } catch (err) {
         online = false;
+        if (isGatehouseError(err) && err.status === 403) {
+          // The token was revoked (or the outpost deleted): stop serving, and keep nothing on disk.
+          log.error("the core refused this outpost's token; it stops serving until given a valid one", {
+            code: "OR0003TokenRevoked",
+          });
+          kind.invalidate?.();
+          kind.revoked?.();
+          rmSync(cacheFile, { force: true });
+          return false;
+        }
         log.warn("refresh failed; keeping the current configuration", { error: (err as Error).message });
         return false;
       } finally {
