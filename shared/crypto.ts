@@ -43,3 +43,11 @@ export function unseal(key: Buffer, sealed: string): string {
   decipher.setAuthTag(raw.subarray(12, 28));
   return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
 }
+
+/** DER bytes as a PEM block with the given label (64-character lines). */
+export function pem(label: string, der: ArrayBuffer | Uint8Array): string {
+  const lines = Buffer.from(der instanceof Uint8Array ? der : new Uint8Array(der))
+    .toString("base64")
+    .match(/.{1,64}/g);
+  return `-----BEGIN ${label}-----\n${(lines ?? []).join("\n")}\n-----END ${label}-----\n`;
+}

@@ -4,6 +4,7 @@
  * names. Encoded here in a few lines of DER over WebCrypto rather than with an X.509 library, which
  * would cost an outpost some 20 MB of memory for this one certificate.
  */
+import { pem } from "../../shared/crypto.ts";
 
 export interface Certificate {
   cert: string;
@@ -78,13 +79,6 @@ function ipBytes(ip: string): Uint8Array | undefined {
     ? Uint8Array.from(parts)
     : undefined;
 }
-
-const pem = (label: string, der: Uint8Array) =>
-  `-----BEGIN ${label}-----\n${(
-    Buffer.from(der)
-      .toString("base64")
-      .match(/.{1,64}/g) ?? []
-  ).join("\n")}\n-----END ${label}-----\n`;
 
 export async function selfSignedCertificate(commonName: string, names: string[] = []): Promise<Certificate> {
   const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [

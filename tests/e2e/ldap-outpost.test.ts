@@ -153,20 +153,12 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
         ...args,
       ]);
 
+    /** An anonymous base-scope search of one entry (the root DSE by default). */
+    const baseEntry = (base: string, ...args: string[]) =>
+      run(["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", url, "-s", "base", "-b", base, ...args]);
+
     test("the root DSE names the base DN", async () => {
-      const res = await run([
-        "ldapsearch",
-        "-x",
-        "-LLL",
-        "-H",
-        url,
-        "-s",
-        "base",
-        "-b",
-        "",
-        "namingContexts",
-        "vendorName",
-      ]);
+      const res = await baseEntry("", "namingContexts", "vendorName");
       expect(res.code).toBe(0);
       expect(res.stdout).toContain(`namingContexts: DC=ldap,DC=goauthentik,DC=io`);
       expect(res.stdout).toContain("vendorName: goauthentik.io");
@@ -253,26 +245,12 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
     });
 
     test("cn=subschema lists the attribute types and object classes in use", async () => {
-      const res = await run([
-        "ldapsearch",
-        "-x",
-        "-LLL",
-        "-o",
-        "ldif-wrap=no",
-        "-H",
-        url,
-        "-s",
-        "base",
-        "-b",
-        "cn=subschema",
-        "(objectClass=*)",
-        "+",
-      ]);
+      const res = await baseEntry("cn=subschema", "(objectClass=*)", "+");
       expect(res.code, res.stderr).toBe(0);
       expect(res.stdout).toContain("attributeTypes: ( 1.2.840.113556.1.2.102 NAME 'memberOf'");
       expect(res.stdout).toContain("objectClasses: ( 1.3.6.1.1.1.2.0 NAME 'posixAccount'");
       // Operational: not sent unless asked for.
-      const plain = await run(["ldapsearch", "-x", "-LLL", "-H", url, "-s", "base", "-b", "cn=subschema"]);
+      const plain = await baseEntry("cn=subschema");
       expect(plain.stdout).toContain("cn: subschema");
       expect(plain.stdout).not.toContain("attributeTypes");
     });
@@ -526,18 +504,7 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
       );
       expect(search.code, search.stderr).toBe(0);
       expect(search.stdout).toContain(`dn: cn=cal,ou=users,${BASE}`);
-      const dse = await run([
-        "ldapsearch",
-        "-x",
-        "-LLL",
-        "-H",
-        url,
-        "-s",
-        "base",
-        "-b",
-        "",
-        "supportedExtension",
-      ]);
+      const dse = await baseEntry("", "supportedExtension");
       expect(dse.stdout).toContain("supportedExtension: 1.3.6.1.4.1.1466.20037");
     });
 

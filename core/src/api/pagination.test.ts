@@ -1,18 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { GatehouseError } from "../../../shared/errors.ts";
+import { failure } from "../../../tests/support/errors.ts";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type PageRequest, pageRequest, paginate } from "./pagination.ts";
 
 const params = (query: string) => new URLSearchParams(query);
-
-function failure(run: () => unknown): GatehouseError {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatehouseError);
-    return err as GatehouseError;
-  }
-  throw new Error("expected an error");
-}
 
 describe("pageRequest", () => {
   test("defaults to the first page of 100", () => {

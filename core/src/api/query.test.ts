@@ -1,19 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { GatehouseError } from "../../../shared/errors.ts";
 import { backendNames, startTestCore, type TestCore } from "../../../tests/support/core.ts";
+import { failure } from "../../../tests/support/errors.ts";
 import { boolParam, intListParam, likePattern, listParam, orderingParam } from "./query.ts";
 
 const params = (query: string) => new URLSearchParams(query);
-
-function failure(run: () => unknown): GatehouseError {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatehouseError);
-    return err as GatehouseError;
-  }
-  throw new Error("expected an error");
-}
 
 describe("boolParam", () => {
   test("reads true/false and 1/0 in any case; absent or empty is undefined", () => {

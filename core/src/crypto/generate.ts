@@ -3,7 +3,9 @@
  * CN=<name>, O=authentik, OU=Self-signed, valid from a day before `now`, the subject-alt names as a
  * critical DNS-name extension, a random positive 128-bit serial, SHA-256 signatures.
  */
+
 import type * as x509 from "@peculiar/x509";
+import { pem } from "../../../shared/crypto.ts";
 import { loadX509 } from "./x509.ts";
 
 export const GENERATION_ALGS = ["rsa", "ecdsa", "ed25519", "ed448"] as const;
@@ -43,13 +45,6 @@ const ALGORITHMS: Record<string, { key: KeyGenAlgorithm; sign: SigningAlgorithm 
   ecdsa: { key: { name: "ECDSA", namedCurve: "P-256" }, sign: { name: "ECDSA", hash: "SHA-256" } },
   ed25519: { key: { name: "Ed25519" }, sign: { name: "Ed25519" } },
 };
-
-const pem = (label: string, der: ArrayBuffer) =>
-  `-----BEGIN ${label}-----\n${(
-    Buffer.from(der)
-      .toString("base64")
-      .match(/.{1,64}/g) ?? []
-  ).join("\n")}\n-----END ${label}-----\n`;
 
 /** A DN attribute value from free text: RFC 4514 specials escaped. */
 const dnValue = (v: string) => v.replace(/[\\"+,;<>=#]/g, (c) => `\\${c}`);
