@@ -1,6 +1,7 @@
 /**
  * `npm run build [-- --target=bun-linux-arm64 …]`: the outposts as single-file binaries in dist/.
- * CommonJS output, because ldapjs breaks as bundled strict ESM (DESIGN.md, "Pitfalls"); no .env or
+ * CommonJS output (chosen when ldapjs, which breaks as bundled strict ESM — DESIGN.md, "Pitfalls" — was
+ * in the LDAP outpost; it now speaks LDAP itself, and CJS stays the proven format); no .env or
  * bunfig.toml is read at run time. With --target, also builds for that platform (suffix added).
  */
 import { mkdirSync } from "node:fs";

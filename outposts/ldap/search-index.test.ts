@@ -1,27 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import ldap from "ldapjs";
 import type { Entry } from "./directory.ts";
+import { decodeMessage, type Filter, matches } from "./protocol.ts";
 import { encodeEntry, SearchIndex } from "./search-index.ts";
-
-/** ldapjs re-exports its filter parser and message decoder; its published types lag v3. */
-const { parseFilter, Parser } = ldap as unknown as {
-  parseFilter(text: string): { matches(entry: Record<string, string[]>, strict: boolean): boolean };
-  Parser: new (o: {
-    log: Record<string, () => void>;
-  }) => { on(event: "message", fn: (m: unknown) => void): void; write(data: Buffer): void };
-};
-const quiet = { debug() {}, trace() {}, warn() {}, error() {}, info() {} };
-/** Decodes one LDAP message the way ldapjs's server does. */
-function decode(buffer: Buffer): unknown {
-  const parser = new Parser({ log: quiet });
-  let message: unknown;
-  parser.on("message", (m) => {
-    message = m;
-  });
-  parser.write(buffer);
-  return message;
-}
-const parseString = parseFilter;
 
 const BASE = "dc=example,dc=test";
 const user = (name: string, groups: string[] = []): Entry => ({
@@ -48,39 +28,37 @@ const entries = [
 ];
 const index = new SearchIndex(entries);
 const names = (found: { entry: Entry }[]) => found.map((e) => e.entry.attributes.cn?.[0]).sort();
-const matches = (filter: string) => {
-  const parsed = parseString(filter);
-  return names(index.candidates(parsed as never).filter((e) => parsed.matches(e.lower, false)));
-};
+const eq = (attribute: string, value: string): Filter => ({ type: "equality", attribute, value });
+const and = (...filters: Filter[]): Filter => ({ type: "and", filters });
+const or = (...filters: Filter[]): Filter => ({ type: "or", filters });
+const found = (filter: Filter) => names(index.candidates(filter).filter((e) => matches(filter, e.lower)));
 
 describe("SearchIndex", () => {
   test("an equality on an indexed attribute looks at its index only, case-insensitively", () => {
-    expect(names(index.candidates(parseString("(cn=user7)") as never))).toEqual(["user7"]);
-    expect(names(index.candidates(parseString("(mail=USER7@example.TEST)") as never))).toEqual(["user7"]);
-    expect(index.candidates(parseString("(cn=nobody)") as never)).toHaveLength(0);
+    expect(names(index.candidates(eq("cn", "user7")))).toEqual(["user7"]);
+    expect(names(index.candidates(eq("MAIL", "USER7@example.TEST")))).toEqual(["user7"]);
+    expect(index.candidates(eq("cn", "nobody"))).toHaveLength(0);
   });
 
   test("AND narrows to its narrowest part; OR unites; anything else is every entry", () => {
-    expect(index.candidates(parseString("(&(objectClass=user)(cn=user3))") as never)).toHaveLength(1);
-    expect(names(index.candidates(parseString("(|(cn=user3)(cn=user4))") as never))).toEqual([
-      "user3",
-      "user4",
-    ]);
-    expect(index.candidates(parseString("(|(cn=user3)(sn=x))") as never)).toHaveLength(entries.length);
-    expect(index.candidates(parseString("(cn=user*)") as never)).toHaveLength(entries.length);
+    expect(index.candidates(and(eq("objectClass", "user"), eq("cn", "user3")))).toHaveLength(1);
+    expect(names(index.candidates(or(eq("cn", "user3"), eq("cn", "user4"))))).toEqual(["user3", "user4"]);
+    expect(index.candidates(or(eq("cn", "user3"), eq("sn", "x")))).toHaveLength(entries.length);
+    expect(index.candidates({ type: "substrings", attribute: "cn", initial: "user", any: [] })).toHaveLength(
+      entries.length,
+    );
   });
 
   test("candidates never lose a match the filter itself would find", () => {
     for (const filter of [
-      "(cn=user12)",
-      "(&(objectClass=user)(memberOf=cn=odd,ou=groups,dc=example,dc=test))",
-      "(|(cn=user1)(cn=odd))",
-      "(!(cn=user1))",
-      "(member=cn=user3,ou=users,dc=example,dc=test)",
+      eq("cn", "user12"),
+      and(eq("objectClass", "user"), eq("memberOf", `cn=odd,ou=groups,${BASE}`)),
+      or(eq("cn", "user1"), eq("cn", "odd")),
+      { type: "not", filter: eq("cn", "user1") } as Filter,
+      eq("member", `cn=user3,ou=users,${BASE}`),
     ]) {
-      const parsed = parseString(filter);
-      const all = names(index.all.filter((e) => parsed.matches(e.lower, false)));
-      expect(matches(filter)).toEqual(all);
+      const all = names(index.all.filter((e) => matches(filter, e.lower)));
+      expect(found(filter)).toEqual(all);
     }
   });
 
@@ -89,21 +67,18 @@ describe("SearchIndex", () => {
     expect(index.groupsWithMember(`cn=user2,ou=users,${BASE}`)).toHaveLength(0);
   });
 
-  test("an encoded entry parses back with the request's message id, for small and large ids", () => {
-    const [first] = index.candidates(parseString("(cn=user5)") as never);
+  test("an encoded entry is a SearchResultEntry with the request's message id, for small and large ids", () => {
+    const [first] = index.candidates(eq("cn", "user5"));
     if (!first) throw new Error("user5 is missing");
     for (const id of [1, 127, 128, 255, 65_536, 2_147_483_647]) {
       const encoded = encodeEntry(first, "", () => first.entry, id);
-      const message = decode(encoded) as unknown as {
-        messageId: number;
-        objectName: { toString(): string };
-        attributes: { type: string; values: string[] }[];
-      };
-      expect(message.messageId).toBe(id);
-      expect(message.objectName.toString()).toBe(`cn=user5,ou=users,${BASE}`);
-      expect(message.attributes.find((a) => a.type === "mail")?.values).toEqual(["user5@Example.test"]);
+      // Same framing as a request: SEQUENCE { id, [APPLICATION 4] … }; decodeMessage reads the id.
+      expect(encoded[0]).toBe(0x30);
+      expect(decodeMessage(encoded).id).toBe(id);
+      expect(encoded.includes(Buffer.from(`cn=user5,ou=users,${BASE}`))).toBe(true);
+      expect(encoded.includes(Buffer.from("user5@Example.test"))).toBe(true);
     }
-    // The body was encoded once and reused.
+    // The op was encoded once and reused.
     expect(first.encoded?.size).toBe(1);
   });
 });

@@ -4,8 +4,8 @@
  * equality index on the attributes clients look people and groups up by, and who is a member of what.
  * A search then looks at the few candidates an equality filter allows instead of every entry.
  */
-import ldap from "ldapjs";
 import type { Entry } from "./directory.ts";
+import { envelope, type Filter, searchEntry } from "./protocol.ts";
 
 export interface IndexedEntry {
   entry: Entry;
@@ -35,14 +35,6 @@ export const normDn = (dn: string) =>
     .replace(/\s*,\s*/g, ",")
     .trim()
     .toLowerCase();
-
-/** The parts of ldapjs's parsed filters read here. */
-interface FilterNode {
-  type: string;
-  attribute?: string;
-  value?: string | Buffer;
-  filters?: FilterNode[];
-}
 
 export class SearchIndex {
   readonly all: IndexedEntry[];
@@ -88,29 +80,32 @@ export class SearchIndex {
    * on an indexed attribute narrows to its index; AND takes its narrowest such part; OR unites its
    * parts when every one of them narrows. Anything else is every entry.
    */
-  candidates(filter: FilterNode): IndexedEntry[] {
+  candidates(filter: Filter): IndexedEntry[] {
     return this.narrow(filter) ?? this.all;
   }
 
-  private narrow(filter: FilterNode): IndexedEntry[] | undefined {
-    if (filter.type === "EqualityFilter" && filter.attribute) {
+  private narrow(filter: Filter): IndexedEntry[] | undefined {
+    if (filter.type === "equality" || filter.type === "approx") {
       const name = filter.attribute.toLowerCase();
       const index = this.equality.get(name);
       if (!index) return undefined;
-      const raw = Buffer.isBuffer(filter.value) ? filter.value.toString("utf8") : String(filter.value ?? "");
-      return index.get(name === "member" || name === "memberof" ? normDn(raw) : raw.toLowerCase()) ?? [];
+      return (
+        index.get(
+          name === "member" || name === "memberof" ? normDn(filter.value) : filter.value.toLowerCase(),
+        ) ?? []
+      );
     }
-    if (filter.type === "AndFilter") {
+    if (filter.type === "and") {
       let best: IndexedEntry[] | undefined;
-      for (const part of filter.filters ?? []) {
+      for (const part of filter.filters) {
         const found = this.narrow(part);
         if (found && (!best || found.length < best.length)) best = found;
       }
       return best;
     }
-    if (filter.type === "OrFilter") {
+    if (filter.type === "or") {
       const union = new Set<IndexedEntry>();
-      for (const part of filter.filters ?? []) {
+      for (const part of filter.filters) {
         const found = this.narrow(part);
         if (!found) return undefined;
         for (const e of found) union.add(e);
@@ -132,7 +127,7 @@ const MAX_CACHED_SELECTIONS = 4;
 
 /**
  * The SearchResultEntry for `selected` (the entry with only the requested attributes) under
- * `messageId`: the body is encoded once per entry and selection, then wrapped in a new envelope.
+ * `messageId`: the op is encoded once per entry and selection, then wrapped in a new envelope.
  */
 export function encodeEntry(
   indexed: IndexedEntry,
@@ -140,68 +135,14 @@ export function encodeEntry(
   selected: () => Entry,
   messageId: number,
 ): Buffer {
-  let body = indexed.encoded?.get(selectionKey);
-  if (!body) {
-    body = messageBody(encodeWithLdapjs(selected()));
+  let op = indexed.encoded?.get(selectionKey);
+  if (!op) {
+    const entry = selected();
+    op = searchEntry(entry.dn, entry.attributes);
     indexed.encoded ??= new Map();
     if (indexed.encoded.size >= MAX_CACHED_SELECTIONS)
       indexed.encoded.delete(indexed.encoded.keys().next().value as string);
-    indexed.encoded.set(selectionKey, body);
+    indexed.encoded.set(selectionKey, op);
   }
-  return envelope(messageId, body);
-}
-
-function encodeWithLdapjs(entry: Entry): Buffer {
-  const { SearchEntry, Attribute, parseDN } = ldap as unknown as {
-    SearchEntry: new (o: {
-      objectName: unknown;
-      messageId: number;
-      attributes: unknown;
-    }) => { toBer(): { buffer: Buffer } };
-    Attribute: { fromObject(o: Record<string, string[]>): unknown };
-    parseDN(dn: string): unknown;
-  };
-  return new SearchEntry({
-    objectName: parseDN(entry.dn),
-    messageId: 1,
-    attributes: Attribute.fromObject(entry.attributes),
-  }).toBer().buffer;
-}
-
-/** The protocolOp of an encoded LDAPMessage: past the SEQUENCE header and the messageID. */
-function messageBody(message: Buffer): Buffer {
-  let offset = 1;
-  const first = message[offset++] as number;
-  if (first & 0x80) offset += first & 0x7f;
-  const idLength = message[offset + 1] as number;
-  return Buffer.from(message.subarray(offset + 2 + idLength));
-}
-
-function envelope(messageId: number, body: Buffer): Buffer {
-  const id = berInteger(messageId);
-  const length = berLength(id.length + body.length);
-  const out = Buffer.allocUnsafe(1 + length.length + id.length + body.length);
-  out[0] = 0x30;
-  length.copy(out, 1);
-  id.copy(out, 1 + length.length);
-  body.copy(out, 1 + length.length + id.length);
-  return out;
-}
-
-function berInteger(value: number): Buffer {
-  const bytes: number[] = [];
-  let v = value;
-  do {
-    bytes.unshift(v & 0xff);
-    v = Math.floor(v / 256);
-  } while (v > 0);
-  if ((bytes[0] as number) & 0x80) bytes.unshift(0);
-  return Buffer.from([0x02, bytes.length, ...bytes]);
-}
-
-function berLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  const bytes: number[] = [];
-  for (let v = length; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
+  return envelope(messageId, op);
 }

@@ -1,22 +1,45 @@
 /**
- * The LDAP edge: an ldapjs server that routes binds and searches to the right provider by base DN,
- * keeps per-DN bind flags for this instance, and answers searches from the provider's directory. Write
- * operations are refused with unwillingToPerform.
+ * The LDAP edge: plain (with StartTLS) and LDAPS listeners speaking LDAPv3 through protocol.ts. Binds
+ * and searches are routed to the provider whose base DN fits; per-DN bind flags are kept for this
+ * instance; searches are answered from the provider's indexed directory. Writes are refused with
+ * unwillingToPerform. Each connection handles its messages in order.
  */
 import { randomBytes } from "node:crypto";
-import type { Socket } from "node:net";
-import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
-import ldap from "ldapjs";
+import { createServer, type Server, type Socket } from "node:net";
+import {
+  createSecureContext,
+  createServer as createTlsServer,
+  type SecureContext,
+  TLSSocket,
+} from "node:tls";
 import type { Logger } from "../../shared/log.ts";
 import { VERSION } from "../../shared/version.ts";
 import type { Entry } from "./directory.ts";
 import type { BindFlags, BindResult, Provider } from "./kind.ts";
+import {
+  Code,
+  type Control,
+  control,
+  decodeMessage,
+  decodePagedResults,
+  envelope,
+  type Filter,
+  type Message,
+  matches,
+  messageLength,
+  Op,
+  octets,
+  pagedResultsValue,
+  type Request,
+  result,
+  searchEntry,
+} from "./protocol.ts";
 import { SUBSCHEMA_DN, subschemaEntry } from "./schema.ts";
 import { encodeEntry, type IndexedEntry, prepare } from "./search-index.ts";
 
 export interface LdapServerOptions {
   listen: { hostname: string; port: number };
-  /** LDAPS: its own listener with this certificate. */
+  /** LDAPS: its own listener; the same certificates serve StartTLS on the plain one. */
   tls?: LdapTls;
   providers(): Provider[];
   bind(provider: Provider, dn: string, password: string, remoteIp: string): Promise<BindResult>;
@@ -43,65 +66,23 @@ export interface LdapServer {
   close(): Promise<void>;
 }
 
-/** The parts of ldapjs's request and response objects used here (its published types lag v3). */
-interface Connection {
-  remoteAddress?: string;
-  ldap: { bindDN: { toString(): string } };
-}
-interface BindReq {
-  dn: { toString(): string };
-  credentials?: string;
-  connection: Connection;
-}
-interface CompareReq {
-  entry: { toString(): string };
-  attribute: string;
-  value: string | Buffer;
-  connection: Connection;
-}
-interface Control {
-  type: string;
-  criticality: boolean;
-  value?: unknown;
-}
-interface SearchReq {
-  dn: { toString(): string };
-  scopeName: "base" | "single" | "subtree";
-  attributes: string[];
-  sizeLimit: number;
-  filter: {
-    matches(entry: Record<string, string[]>, strictAttrCase: boolean): boolean;
-    toString(): string;
-  };
-  controls: Control[];
-  connection: Connection;
-}
-interface Res {
-  send(entry: unknown): void;
-  addControl(control: unknown): void;
-  end(): void;
-  toBer(): { buffer: Buffer };
-  responseValue?: string;
-  messageId: number;
-}
-
-/**
- * A ready SearchEntry, so ldapjs sends it as it is: its own attribute selection compares requested
- * names case-sensitively (asking for "memberOf" dropped it), so `select` does the selection instead.
- */
-function searchEntry(res: Res, entry: Entry): unknown {
-  const { SearchEntry, Attribute, parseDN } = ldap as unknown as {
-    SearchEntry: new (o: { objectName: unknown; messageId: number; attributes: unknown }) => unknown;
-    Attribute: { fromObject(o: Record<string, string[]>): unknown };
-    parseDN(dn: string): unknown;
-  };
-  return new SearchEntry({
-    objectName: parseDN(entry.dn),
-    messageId: res.messageId,
-    attributes: Attribute.fromObject(entry.attributes),
-  });
-}
-type Next = (err?: unknown) => void;
+const WHO_AM_I = "1.3.6.1.4.1.4203.1.11.3";
+const START_TLS = "1.3.6.1.4.1.1466.20037";
+/** RFC 2696 simple paged results. */
+const PAGED_RESULTS = "1.2.840.113556.1.4.319";
+/** Controls a search may carry that change nothing here, so even a critical one is fine. */
+const HARMLESS_CONTROLS = new Set([
+  "2.16.840.1.113730.3.4.2", // ManageDsaIT: there are no referrals
+  "1.3.6.1.4.1.42.2.27.8.5.1", // password policy request: binds answer plainly
+]);
+/** Open paged searches a connection may hold before the oldest is dropped. */
+const MAX_CURSORS = 8;
+/** The largest LDAP message a client may send (binds and searches are a few hundred bytes). */
+const MAX_MESSAGE_BYTES = 256 * 1024;
+/** Unread replies a connection may pile up before it is dropped (a client that never reads). */
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+/** Replies gathered before a socket write: a search goes out in as few writes as possible. */
+const FLUSH_BYTES = 256 * 1024;
 
 const norm = (dn: string) =>
   dn
@@ -109,17 +90,16 @@ const norm = (dn: string) =>
     .trim()
     .toLowerCase();
 
-/** The provider whose base DN is the longest suffix of `dn`. */
-function providerFor(providers: Provider[], dn: string): Provider | undefined {
-  const target = norm(dn);
+/** The provider whose base DN is the longest suffix of `dn` (normalized). */
+function providerFor(providers: Provider[], target: string): Provider | undefined {
   let best: Provider | undefined;
+  let bestLength = -1;
   for (const p of providers) {
     const base = norm(p.config.base_dn);
-    if (
-      (target === base || target.endsWith(`,${base}`)) &&
-      (!best || base.length > norm(best.config.base_dn).length)
-    )
+    if ((target === base || target.endsWith(`,${base}`)) && base.length > bestLength) {
       best = p;
+      bestLength = base.length;
+    }
   }
   return best;
 }
@@ -132,83 +112,9 @@ function inScope(e: string, b: string, scope: string): boolean {
   return true;
 }
 
-/** A non-searching user sees their own entry and the groups they belong to, with `member` trimmed to them. */
-function visible(
-  provider: Provider,
-  flags: BindFlags,
-  bindDn: string,
-  filter?: SearchReq["filter"],
-): IndexedEntry[] {
-  if (flags.canSearch) return filter ? provider.index.candidates(filter as never) : provider.index.all;
-  const own = provider.index.byDn.get(norm(bindDn));
-  if (!own) return [];
-  const groups = provider.index
-    .groupsWithMember(bindDn)
-    .filter((g) => !g.normDn.includes(",ou=virtual-groups,"))
-    .map((g) => prepare({ ...g.entry, attributes: { ...g.entry.attributes, member: [own.entry.dn] } }));
-  return [own, ...groups];
-}
-
-/** Replies gathered before a socket write: a search goes out in as few writes as possible. */
-const FLUSH_BYTES = 256 * 1024;
-
-/**
- * A search's replies: each entry encoded once per entry and attribute selection (then wrapped for this
- * request), gathered and written with the SearchResultDone in one write (writes are what a small
- * search costs most). A client that stops reading is dropped once MAX_UNREAD_BYTES pile up.
- */
-class Replies {
-  private parts: Buffer[] = [];
-  private size = 0;
-  private readonly socket: Socket;
-  private readonly key: string;
-
-  constructor(
-    private readonly req: SearchReq,
-    private readonly res: Res,
-  ) {
-    this.socket = req.connection as unknown as Socket;
-    this.key = req.attributes.map((a) => a.toLowerCase()).join("\0");
-  }
-
-  /** Queues an entry; false when the client has stopped reading (the connection is then closed). */
-  entry(indexed: IndexedEntry): boolean {
-    const reply = encodeEntry(
-      indexed,
-      this.key,
-      () => select(indexed.entry, this.req.attributes),
-      this.res.messageId,
-    );
-    this.parts.push(reply);
-    this.size += reply.length;
-    if (this.size >= FLUSH_BYTES) {
-      if ((this.socket.writableLength ?? 0) > MAX_UNREAD_BYTES) {
-        this.socket.destroy();
-        return false;
-      }
-      this.flush();
-    }
-    return true;
-  }
-
-  /** Writes what is queued (before an error result, which ldapjs sends itself). */
-  flush(): void {
-    if (this.parts.length === 0) return;
-    this.socket.write(this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts));
-    this.parts = [];
-    this.size = 0;
-  }
-
-  /** The queued entries and the successful SearchResultDone, in one write. */
-  done(): void {
-    this.parts.push(this.res.toBer().buffer);
-    this.flush();
-  }
-}
-
 /**
  * The attributes a search asked for: all user attributes for none or `*`, none for `1.1`, else the
- * named ones (case-insensitive). Done here because ldapjs compares requested names case-sensitively.
+ * named ones (case-insensitive).
  */
 function select(entry: Entry, requested: string[]): Entry {
   const wanted = requested.map((a) => a.toLowerCase());
@@ -219,9 +125,6 @@ function select(entry: Entry, requested: string[]): Entry {
     if (wanted.includes(name.toLowerCase())) attributes[name] = values;
   return { dn: entry.dn, attributes };
 }
-
-const WHO_AM_I = "1.3.6.1.4.1.4203.1.11.3";
-const START_TLS = "1.3.6.1.4.1.1466.20037";
 
 /** The subschema's attributes are operational: `+` or their names ask for them, `*` gives the rest. */
 function selectSubschema(entry: Entry, requested: string[]): Entry {
@@ -256,15 +159,9 @@ function rootDse(providers: Provider[], startTls: boolean): Entry {
   };
 }
 
-/** RFC 2696 simple paged results. */
-const PAGED_RESULTS = "1.2.840.113556.1.4.319";
-/** Controls a search may carry that change nothing here, so even a critical one is fine. */
-const HARMLESS_CONTROLS = new Set([
-  "2.16.840.1.113730.3.4.2", // ManageDsaIT: there are no referrals
-  "1.3.6.1.4.1.42.2.27.8.5.1", // password policy request: binds answer plainly
-]);
-/** Open paged searches a connection may hold before the oldest is dropped. */
-const MAX_CURSORS = 8;
+/** The lower-cased attributes of a one-off entry, for filter matching. */
+const lowerCased = (entry: Entry) =>
+  Object.fromEntries(Object.entries(entry.attributes).map(([k, v]) => [k.toLowerCase(), v]));
 
 interface Cursor {
   /** The search this cursor continues: a client must not swap it between pages. */
@@ -273,45 +170,6 @@ interface Cursor {
   offset: number;
   /** The size limit cut the result set short: the last page ends with sizeLimitExceeded. */
   truncated: boolean;
-}
-
-const cursors = new WeakMap<object, Map<string, Cursor>>();
-
-function cursorsOf(connection: Connection): Map<string, Cursor> {
-  let open = cursors.get(connection);
-  if (!open) {
-    open = new Map();
-    cursors.set(connection, open);
-  }
-  return open;
-}
-
-/** The largest LDAP message a client may send (binds and searches are a few hundred bytes). */
-const MAX_MESSAGE_BYTES = 256 * 1024;
-/** Unread replies a connection may pile up before it is dropped (a client that never reads). */
-const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
-
-/**
- * Takes over a connection's reads from ldapjs: the same parser, without ldapjs formatting every chunk
- * for a trace log nobody reads, and closing the connection when a half-received message outgrows
- * MAX_MESSAGE_BYTES (ldapjs would buffer whatever length a message claims).
- */
-function guard(socket: Socket, log: Logger): void {
-  const parser = (socket as unknown as { parser?: { buffer?: Buffer | null; write(data: Buffer): void } })
-    .parser;
-  if (!parser) return;
-  socket.removeAllListeners("data");
-  socket.on("data", (data: Buffer) => {
-    parser.write(data);
-    if ((parser.buffer?.length ?? 0) > MAX_MESSAGE_BYTES) {
-      log.info("ldap message too large; connection closed", {
-        client: socket.remoteAddress,
-        limit: MAX_MESSAGE_BYTES,
-      });
-      parser.buffer = null;
-      socket.destroy();
-    }
-  });
 }
 
 interface CertificateOptions {
@@ -331,64 +189,429 @@ function certificateOptions(tls: LdapTls): CertificateOptions {
   };
 }
 
-/**
- * ldapjs parses a request's DN up to three times (routing, the bind, the connection's bind DN), and
- * the same DN strings arrive over and over: parse each once. ldapjs only reads the parsed objects.
- */
-function memoizeDnParsing(): void {
-  const DN = (ldap as unknown as { DN: { fromString: ((dn: unknown) => unknown) & { memoized?: true } } }).DN;
-  if (DN.fromString.memoized) return;
-  const parse = DN.fromString.bind(DN);
-  const parsed = new Map<string, unknown>();
-  const memoized = Object.assign(
-    (dn: unknown) => {
-      if (typeof dn !== "string") return parse(dn);
-      let found = parsed.get(dn);
-      if (found === undefined) {
-        found = parse(dn);
-        if (parsed.size >= 10_000) parsed.delete(parsed.keys().next().value as string);
-        parsed.set(dn, found);
+/** One client connection: its bind, its open paged searches, and its messages in order. */
+class Connection {
+  /** The bound DN as the client gave it ("" for anonymous), and normalized. */
+  bindDn = "";
+  bindNorm = "";
+  readonly cursors = new Map<string, Cursor>();
+  private buffer: Buffer = Buffer.alloc(0);
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    public socket: Socket,
+    private readonly server: LdapListener,
+    readonly secure: boolean,
+  ) {
+    this.attach(socket);
+  }
+
+  get remoteIp(): string {
+    return (this.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+  }
+
+  private attach(socket: Socket): void {
+    socket.on("data", (chunk: Buffer) => this.receive(chunk));
+    socket.on("error", (err) => this.server.o.log.debug("ldap connection error", { error: err.message }));
+    socket.on("close", () => {
+      this.closed = true;
+    });
+  }
+
+  /** Frames messages out of the byte stream; a malformed or oversized one closes the connection. */
+  private receive(chunk: Buffer): void {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    for (;;) {
+      let length: number;
+      try {
+        length = messageLength(this.buffer, MAX_MESSAGE_BYTES);
+      } catch (err) {
+        this.server.o.log.info("ldap client sent a malformed message; connection closed", {
+          client: this.remoteIp,
+          error: (err as Error).message,
+        });
+        this.buffer = Buffer.alloc(0);
+        this.socket.destroy();
+        return;
       }
+      if (length === 0) return;
+      const raw = this.buffer.subarray(0, length);
+      this.buffer = this.buffer.subarray(length);
+      let message: Message;
+      try {
+        message = decodeMessage(raw);
+      } catch (err) {
+        this.server.o.log.info("ldap client sent an undecodable message; connection closed", {
+          client: this.remoteIp,
+          error: (err as Error).message,
+        });
+        // RFC 4511 §4.1.1: a Notice of Disconnection with protocolError, then close.
+        this.write(
+          envelope(
+            0,
+            result(
+              Op.extended,
+              Code.protocolError,
+              "malformed message",
+              "",
+              octets("1.3.6.1.4.1.1466.20036", 0x8a),
+            ),
+          ),
+        );
+        this.socket.end();
+        this.buffer = Buffer.alloc(0);
+        return;
+      }
+      // In order, one at a time: a bind must finish before the search that follows it.
+      this.queue = this.queue
+        .then(() => this.server.handle(this, message))
+        .catch((err) => {
+          this.server.o.log.error("ldap request failed", { error: (err as Error).message });
+          this.socket.destroy();
+        });
+    }
+  }
+
+  write(data: Buffer): void {
+    if (!this.closed) this.socket.write(data);
+  }
+
+  /** True (and the connection dropped) when the client has stopped reading what it asked for. */
+  stalled(pending: number): boolean {
+    if ((this.socket.writableLength ?? 0) + pending <= MAX_UNREAD_BYTES) return false;
+    this.socket.destroy();
+    return true;
+  }
+
+  /** StartTLS: after the success response, the same connection continues over TLS, anonymous again. */
+  upgrade(options: CertificateOptions): void {
+    const plain = this.socket;
+    plain.removeAllListeners("data");
+    const secure = new TLSSocket(plain, {
+      isServer: true,
+      secureContext: options.current(),
+      SNICallback: options.SNICallback,
+    });
+    if (!secure.remoteAddress) Object.defineProperty(secure, "remoteAddress", { value: plain.remoteAddress });
+    this.socket = secure;
+    this.bindDn = "";
+    this.bindNorm = "";
+    this.attach(secure);
+    secure.on("error", (err) => this.server.o.log.info("StartTLS handshake failed", { error: err.message }));
+  }
+}
+
+/** A search's replies, gathered and written in as few socket writes as possible. */
+class Replies {
+  private parts: Buffer[] = [];
+  private size = 0;
+  private readonly key: string;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly id: number,
+    private readonly attributes: string[],
+  ) {
+    this.key = attributes.map((a) => a.toLowerCase()).join("\0");
+  }
+
+  /** Queues an entry; false when the client has stopped reading (the connection is then closed). */
+  entry(indexed: IndexedEntry): boolean {
+    const reply = encodeEntry(indexed, this.key, () => select(indexed.entry, this.attributes), this.id);
+    this.parts.push(reply);
+    this.size += reply.length;
+    if (this.size >= FLUSH_BYTES) {
+      if (this.conn.stalled(this.size)) return false;
+      this.flush();
+    }
+    return true;
+  }
+
+  raw(entry: Entry): void {
+    this.parts.push(envelope(this.id, searchEntry(entry.dn, entry.attributes)));
+  }
+
+  /** The queued entries and the SearchResultDone, in one write. */
+  done(code: number = Code.success, message = "", controls: Buffer[] = []): void {
+    this.parts.push(envelope(this.id, result(Op.searchDone, code, message), controls));
+    this.conn.write(this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts));
+    this.parts = [];
+    this.size = 0;
+  }
+
+  private flush(): void {
+    this.conn.write(Buffer.concat(this.parts));
+    this.parts = [];
+    this.size = 0;
+  }
+}
+
+/** What one listener (plain or LDAPS) does with a connection's messages. */
+class LdapListener {
+  constructor(
+    readonly o: LdapServerOptions,
+    private readonly flags: Map<string, BindFlags>,
+    private readonly startTls: CertificateOptions | undefined,
+  ) {}
+
+  async handle(conn: Connection, message: Message): Promise<void> {
+    const { id, request, controls } = message;
+    switch (request.op) {
+      case "bind":
+        return this.bind(conn, id, request);
+      case "unbind":
+        conn.socket.end();
+        return;
+      case "search":
+        return this.search(conn, id, request, controls);
+      case "compare":
+        return this.compare(conn, id, request);
+      case "extended":
+        return this.extended(conn, id, request);
+      case "abandon":
+        return; // every operation here finishes before the next is read
+      case "write":
+        conn.write(
+          envelope(id, result(request.response, Code.unwillingToPerform, "Gatehouse's LDAP is read-only")),
+        );
+        return;
+      case "unknown":
+        conn.write(
+          envelope(
+            0,
+            result(
+              Op.extended,
+              Code.protocolError,
+              "unknown operation",
+              "",
+              octets("1.3.6.1.4.1.1466.20036", 0x8a),
+            ),
+          ),
+        );
+        conn.socket.end();
+        return;
+    }
+  }
+
+  private async bind(conn: Connection, id: number, req: Extract<Request, { op: "bind" }>) {
+    const reply = (code: number, message = "") => conn.write(envelope(id, result(Op.bind, code, message)));
+    conn.bindDn = "";
+    conn.bindNorm = "";
+    if (req.version !== 3) return reply(Code.protocolError, "only LDAPv3 is supported");
+    if (req.password === undefined)
+      return reply(Code.authMethodNotSupported, "only simple binds are supported");
+    const dn = req.name.trim();
+    if (!dn && !req.password) return reply(Code.success); // anonymous
+    const target = norm(dn);
+    const provider = providerFor(this.o.providers(), target);
+    if (!provider) return reply(Code.insufficientAccessRights, "no provider serves this DN");
+    const outcome = await this.o.bind(provider, dn, req.password, conn.remoteIp);
+    if (!outcome.ok) {
+      this.flags.delete(target);
+      const code =
+        outcome.code === "invalid"
+          ? Code.invalidCredentials
+          : outcome.code === "denied"
+            ? Code.insufficientAccessRights
+            : outcome.code === "unavailable"
+              ? Code.unavailable
+              : Code.operationsError;
+      return reply(code);
+    }
+    this.flags.set(target, outcome.flags);
+    conn.bindDn = dn;
+    conn.bindNorm = target;
+    reply(Code.success);
+  }
+
+  /** The provider and flags of the bound user for a request about `target`, or undefined. */
+  private bound(conn: Connection, target: string): { provider: Provider; flags: BindFlags } | undefined {
+    if (!conn.bindNorm) return undefined;
+    const providers = this.o.providers();
+    const provider = providerFor(providers, target) ?? providerFor(providers, conn.bindNorm);
+    const flags = this.flags.get(conn.bindNorm);
+    if (!provider || !flags || !providerFor([provider], conn.bindNorm)) return undefined;
+    return { provider, flags };
+  }
+
+  /** A non-searching user sees their own entry and their groups, with `member` trimmed to them. */
+  private visible(provider: Provider, flags: BindFlags, conn: Connection, filter?: Filter): IndexedEntry[] {
+    if (flags.canSearch) return filter ? provider.index.candidates(filter) : provider.index.all;
+    const own = provider.index.byDn.get(conn.bindNorm);
+    if (!own) return [];
+    const groups = provider.index
+      .groupsWithMember(conn.bindNorm)
+      .filter((g) => !g.normDn.includes(",ou=virtual-groups,"))
+      .map((g) => prepare({ ...g.entry, attributes: { ...g.entry.attributes, member: [own.entry.dn] } }));
+    return [own, ...groups];
+  }
+
+  private search(conn: Connection, id: number, req: Extract<Request, { op: "search" }>, controls: Control[]) {
+    const replies = new Replies(conn, id, req.attributes);
+    const base = norm(req.base);
+    if (base === "" && req.scope === "base") {
+      const dse = rootDse(this.o.providers(), this.startTls !== undefined && !conn.secure);
+      if (matches(req.filter, lowerCased(dse))) replies.raw(select(dse, req.attributes));
+      return replies.done();
+    }
+    if (base === SUBSCHEMA_DN) {
+      const schema = subschemaEntry();
+      if (req.scope === "base" && matches(req.filter, lowerCased(schema)))
+        replies.raw(selectSubschema(schema, req.attributes));
+      return replies.done();
+    }
+    const who = this.bound(conn, base);
+    if (!who) return replies.done(Code.insufficientAccessRights, conn.bindNorm ? "" : "bind first");
+    const unknown = controls.find(
+      (c) => c.critical && c.type !== PAGED_RESULTS && !HARMLESS_CONTROLS.has(c.type),
+    );
+    if (unknown) return replies.done(Code.unavailableCriticalExtension, `control ${unknown.type}`);
+
+    const matching = () => {
+      const found: IndexedEntry[] = [];
+      for (const indexed of this.visible(who.provider, who.flags, conn, req.filter))
+        if (inScope(indexed.normDn, base, req.scope) && matches(req.filter, indexed.lower))
+          found.push(indexed);
       return found;
-    },
-    { memoized: true as const },
-  );
-  DN.fromString = memoized;
+    };
+
+    const paged = controls.find((c) => c.type === PAGED_RESULTS);
+    if (paged)
+      return this.pagedSearch(
+        conn,
+        replies,
+        req,
+        paged,
+        `${conn.bindNorm}\0${base}\0${req.scope}\0${req.filterKey}`,
+        matching,
+      );
+
+    let sent = 0;
+    for (const entry of matching()) {
+      if (req.sizeLimit > 0 && sent >= req.sizeLimit) return replies.done(Code.sizeLimitExceeded);
+      if (!replies.entry(entry)) return;
+      sent++;
+    }
+    replies.done();
+  }
+
+  /**
+   * One page of a paged search: the first request takes a snapshot of the matching entries (so pages
+   * neither repeat nor skip entries while the directory changes), later ones continue it by cookie.
+   * A page size of 0 abandons the search. The size limit applies to the whole result set.
+   */
+  private pagedSearch(
+    conn: Connection,
+    replies: Replies,
+    req: Extract<Request, { op: "search" }>,
+    paged: Control,
+    key: string,
+    matching: () => IndexedEntry[],
+  ) {
+    let size: number;
+    let cookie: Buffer;
+    try {
+      ({ size, cookie } = decodePagedResults(paged.value));
+    } catch (err) {
+      return replies.done(Code.protocolError, (err as Error).message);
+    }
+    const pageControl = (next: string) => [
+      control(PAGED_RESULTS, false, pagedResultsValue(0, Buffer.from(next, "latin1"))),
+    ];
+    const open = conn.cursors;
+    const cookieId = cookie.length > 0 ? cookie.toString("latin1") : undefined;
+    let cursor: Cursor | undefined;
+    if (cookieId !== undefined) {
+      cursor = open.get(cookieId);
+      open.delete(cookieId);
+      if (!cursor || cursor.key !== key)
+        return replies.done(Code.unwillingToPerform, "unknown or mismatched paged results cookie");
+    }
+    if (size === 0) return replies.done(Code.success, "", pageControl(""));
+    if (!cursor) {
+      const entries = matching();
+      const truncated = req.sizeLimit > 0 && entries.length > req.sizeLimit;
+      cursor = { key, entries: truncated ? entries.slice(0, req.sizeLimit) : entries, offset: 0, truncated };
+    }
+    const page = cursor.entries.slice(cursor.offset, cursor.offset + size);
+    for (const entry of page) if (!replies.entry(entry)) return;
+    cursor.offset += page.length;
+    if (cursor.offset < cursor.entries.length) {
+      const nextId = randomBytes(12).toString("hex");
+      if (open.size >= MAX_CURSORS) open.delete(open.keys().next().value as string);
+      open.set(nextId, cursor);
+      return replies.done(Code.success, "", pageControl(nextId));
+    }
+    replies.done(cursor.truncated ? Code.sizeLimitExceeded : Code.success, "", pageControl(""));
+  }
+
+  /** Compare (RFC 4511 §4.10), over what the bound user may see, values compared case-insensitively. */
+  private compare(conn: Connection, id: number, req: Extract<Request, { op: "compare" }>) {
+    const reply = (code: number, message = "") => conn.write(envelope(id, result(Op.compare, code, message)));
+    const target = norm(req.entry);
+    const who = this.bound(conn, target);
+    if (!who) return reply(Code.insufficientAccessRights, conn.bindNorm ? "" : "bind first");
+    const entry = this.visible(who.provider, who.flags, conn).find((e) => e.normDn === target);
+    if (!entry) return reply(Code.noSuchObject, req.entry);
+    const values = entry.lower[req.attribute.toLowerCase()];
+    if (!values) return reply(Code.noSuchAttribute, req.attribute);
+    const value = req.value.toLowerCase();
+    reply(values.some((v) => v.toLowerCase() === value) ? Code.compareTrue : Code.compareFalse);
+  }
+
+  private extended(conn: Connection, id: number, req: Extract<Request, { op: "extended" }>) {
+    // WhoAmI (RFC 4532): the bound DN, or nothing for an anonymous connection.
+    if (req.name === WHO_AM_I) {
+      const value = conn.bindDn ? `dn:${conn.bindDn}` : "";
+      return conn.write(envelope(id, result(Op.extended, Code.success, "", "", octets(value, 0x8b))));
+    }
+    // StartTLS (RFC 4511 §4.14): success in clear, then the same connection over TLS.
+    if (req.name === START_TLS && this.startTls) {
+      if (conn.secure || conn.socket instanceof TLSSocket)
+        return conn.write(envelope(id, result(Op.extended, Code.operationsError, "TLS is already active")));
+      conn.write(envelope(id, result(Op.extended, Code.success, "", "", octets(START_TLS, 0x8a))));
+      return conn.upgrade(this.startTls);
+    }
+    conn.write(
+      envelope(id, result(Op.extended, Code.protocolError, `unsupported extended operation ${req.name}`)),
+    );
+  }
 }
 
 export async function startLdapServer(o: LdapServerOptions): Promise<LdapServer> {
-  memoizeDnParsing();
   // Bind flags are per outpost instance, shared by the plain and the TLS listener.
   const flags = new Map<string, BindFlags>();
-  const tlsOptions = o.tls && certificateOptions(o.tls);
-  const plain = await listen(ldap.createServer(), o.listen, o, flags, tlsOptions);
+  const certificates = o.tls && certificateOptions(o.tls);
+  const plain = await listen(
+    createServer(),
+    o.listen,
+    new LdapListener(o, flags, certificates),
+    false,
+    o.log,
+  );
   let tls: Awaited<ReturnType<typeof listen>> | undefined;
-  try {
-    tls = o.tls
-      ? await listen(
-          ldap.createServer({
-            certificate: o.tls.defaultCertificate().cert,
-            key: o.tls.defaultCertificate().key,
-            SNICallback: tlsOptions?.SNICallback,
-          } as never),
-          o.tls.listen,
-          o,
-          flags,
-        )
-      : undefined;
-  } catch (err) {
-    await plain.close();
-    throw err;
+  if (o.tls && certificates) {
+    try {
+      const server = createTlsServer({
+        ...o.tls.defaultCertificate(),
+        SNICallback: certificates.SNICallback,
+      });
+      tls = await listen(server, o.tls.listen, new LdapListener(o, flags, certificates), true, o.log);
+    } catch (err) {
+      await plain.close();
+      throw err;
+    }
   }
   return {
     port: plain.port,
     tlsPort: tls?.port,
     reloadCertificates() {
-      if (!o.tls || !tlsOptions) return;
-      tlsOptions.reload();
+      if (!o.tls || !certificates) return;
+      certificates.reload();
       // The LDAPS listener's own default (used without SNI) is swapped in place.
       (
-        tls?.raw as { setSecureContext?(options: { cert: string; key: string }): void } | undefined
+        tls?.server as { setSecureContext?(options: { cert: string; key: string }): void } | undefined
       )?.setSecureContext?.(o.tls.defaultCertificate());
     },
     close: async () => {
@@ -399,223 +622,25 @@ export async function startLdapServer(o: LdapServerOptions): Promise<LdapServer>
 }
 
 async function listen(
-  server: ReturnType<typeof ldap.createServer>,
+  server: Server,
   address: { hostname: string; port: number },
-  o: LdapServerOptions,
-  flags: Map<string, BindFlags>,
-  startTls?: CertificateOptions,
-): Promise<{ port: number; raw: import("node:net").Server; close(): Promise<void> }> {
-  server.bind("", async (req: BindReq, res: Res, next: Next) => {
-    const dn = req.dn.toString();
-    const password = String(req.credentials ?? "");
-    if (!dn && !password) {
-      res.end();
-      return next();
-    }
-    const provider = providerFor(o.providers(), dn);
-    if (!provider) return next(new ldap.InsufficientAccessRightsError("no provider serves this DN"));
-    const remote = req.connection.remoteAddress ?? "";
-    const result = await o.bind(provider, dn, password, remote.replace(/^::ffff:/, ""));
-    if (!result.ok) {
-      flags.delete(norm(dn));
-      if (result.code === "invalid") return next(new ldap.InvalidCredentialsError());
-      if (result.code === "denied") return next(new ldap.InsufficientAccessRightsError());
-      if (result.code === "unavailable") return next(new ldap.UnavailableError());
-      return next(new ldap.OperationsError());
-    }
-    flags.set(norm(dn), result.flags);
-    res.end();
-    return next();
-  });
-
-  server.search("", (req: SearchReq, res: Res, next: Next) => {
-    const base = req.dn.toString();
-    const scope = req.scopeName === "single" ? "one" : req.scopeName === "subtree" ? "sub" : "base";
-    if (norm(base) === "" && scope === "base") {
-      res.send(searchEntry(res, select(rootDse(o.providers(), startTls !== undefined), req.attributes)));
-      res.end();
-      return next();
-    }
-    if (norm(base) === SUBSCHEMA_DN) {
-      if (scope === "base" && req.filter.matches({ objectclass: ["top", "subSchema"] }, false))
-        res.send(searchEntry(res, selectSubschema(subschemaEntry(), req.attributes)));
-      res.end();
-      return next();
-    }
-    const bindDn = req.connection.ldap.bindDN.toString();
-    if (!bindDn || norm(bindDn) === "cn=anonymous")
-      return next(new ldap.InsufficientAccessRightsError("bind first"));
-    const provider = providerFor(o.providers(), base) ?? providerFor(o.providers(), bindDn);
-    const bound = flags.get(norm(bindDn));
-    if (!provider || !bound || !providerFor([provider], bindDn))
-      return next(new ldap.InsufficientAccessRightsError());
-    const unknown = req.controls.find(
-      (c) => c.criticality && c.type !== PAGED_RESULTS && !HARMLESS_CONTROLS.has(c.type),
-    );
-    if (unknown) return next(new ldap.UnavailableCriticalExtensionError(`control ${unknown.type}`));
-    const matching = () => {
-      const found: IndexedEntry[] = [];
-      const normBase = norm(base);
-      for (const indexed of visible(provider, bound, bindDn, req.filter)) {
-        if (inScope(indexed.normDn, normBase, scope) && req.filter.matches(indexed.lower, false))
-          found.push(indexed);
-      }
-      return found;
-    };
-
-    const paged = req.controls.find((c) => c.type === PAGED_RESULTS);
-    if (paged)
-      return pagedSearch(req, res, next, paged, `${bindDn}\0${base}\0${scope}\0${req.filter}`, matching);
-
-    const replies = new Replies(req, res);
-    let sent = 0;
-    for (const entry of matching()) {
-      if (req.sizeLimit > 0 && sent >= req.sizeLimit) {
-        replies.flush();
-        return next(new ldap.SizeLimitExceededError());
-      }
-      if (!replies.entry(entry)) return;
-      sent++;
-    }
-    replies.done();
-    return next();
-  });
-
-  /**
-   * One page of a paged search: the first request takes a snapshot of the matching entries (so pages
-   * neither repeat nor skip entries while the directory changes), later ones continue it by cookie.
-   * A page size of 0 abandons the search. The size limit applies to the whole result set.
-   */
-  function pagedSearch(
-    req: SearchReq,
-    res: Res,
-    next: Next,
-    control: Control,
-    key: string,
-    matching: () => IndexedEntry[],
-  ) {
-    const { PagedResultsControl } = ldap as unknown as {
-      PagedResultsControl: new (o: {
-        criticality: boolean;
-        value: { size: number; cookie: Buffer };
-      }) => unknown;
-    };
-    const { size, cookie } = control.value as { size: number; cookie: Buffer };
-    const open = cursorsOf(req.connection);
-    const id = cookie.length > 0 ? cookie.toString("latin1") : undefined;
-    let cursor: Cursor | undefined;
-    if (id !== undefined) {
-      cursor = open.get(id);
-      if (!cursor || cursor.key !== key) {
-        open.delete(id);
-        return next(new ldap.UnwillingToPerformError("unknown or mismatched paged results cookie"));
-      }
-      open.delete(id);
-    }
-    const done = (nextCookie: string) => {
-      res.addControl(
-        new PagedResultsControl({
-          criticality: false,
-          value: { size: 0, cookie: Buffer.from(nextCookie, "latin1") },
-        }),
-      );
-    };
-    if (size === 0) {
-      done("");
-      res.end();
-      return next();
-    }
-    if (!cursor) {
-      const entries = matching();
-      const truncated = req.sizeLimit > 0 && entries.length > req.sizeLimit;
-      cursor = { key, entries: truncated ? entries.slice(0, req.sizeLimit) : entries, offset: 0, truncated };
-    }
-    const page = cursor.entries.slice(cursor.offset, cursor.offset + size);
-    const replies = new Replies(req, res);
-    for (const entry of page) if (!replies.entry(entry)) return;
-    cursor.offset += page.length;
-    if (cursor.offset < cursor.entries.length) {
-      const nextId = randomBytes(12).toString("hex");
-      if (open.size >= MAX_CURSORS) open.delete(open.keys().next().value as string);
-      open.set(nextId, cursor);
-      done(nextId);
-    } else {
-      done("");
-      if (cursor.truncated) {
-        replies.flush();
-        return next(new ldap.SizeLimitExceededError());
-      }
-    }
-    replies.done();
-    return next();
-  }
-
-  // Compare (RFC 4511 §4.10), over what the bound user may see, values compared case-insensitively.
-  server.compare("", (req: CompareReq, res: Res & { end(status?: number): void }, next: Next) => {
-    const bindDn = req.connection.ldap.bindDN.toString();
-    if (!bindDn || norm(bindDn) === "cn=anonymous")
-      return next(new ldap.InsufficientAccessRightsError("bind first"));
-    const dn = req.entry.toString();
-    const provider = providerFor(o.providers(), dn);
-    const bound = flags.get(norm(bindDn));
-    if (!provider || !bound || !providerFor([provider], bindDn))
-      return next(new ldap.InsufficientAccessRightsError());
-    const target = norm(dn);
-    const entry = visible(provider, bound, bindDn).find((e) => e.normDn === target);
-    if (!entry) return next(new ldap.NoSuchObjectError(dn));
-    const values = entry.lower[req.attribute.toLowerCase()];
-    if (!values) return next(new ldap.NoSuchAttributeError(req.attribute));
-    const value = String(req.value).toLowerCase();
-    res.end(values.some((v) => v.toLowerCase() === value) ? 6 : 5);
-    return next();
-  });
-
-  // WhoAmI (RFC 4532): the bound DN, or nothing for an anonymous connection.
-  server.exop(WHO_AM_I, (req: BindReq, res: Res, next: Next) => {
-    const dn = req.connection.ldap.bindDN.toString();
-    res.responseValue = dn && norm(dn) !== "cn=anonymous" ? `dn:${dn}` : "";
-    res.end();
-    return next();
-  });
-
-  // StartTLS (RFC 4511 §4.14) on the plain listener: answer success in clear, then hand the socket to a
-  // TLS layer and serve the same connection afresh (anonymous again) over it.
-  if (startTls) {
-    server.exop(START_TLS, (req: BindReq, res: Res, next: Next) => {
-      const plainSocket = req.connection as unknown as Socket;
-      if (plainSocket instanceof TLSSocket) return next(new ldap.OperationsError("TLS is already active"));
-      res.end();
-      plainSocket.removeAllListeners("data");
-      const secure = new TLSSocket(plainSocket, {
-        isServer: true,
-        secureContext: startTls.current(),
-        SNICallback: startTls.SNICallback,
-      });
-      if (!secure.remoteAddress)
-        Object.defineProperty(secure, "remoteAddress", { value: plainSocket.remoteAddress });
-      secure.on("error", (err) => o.log.info("StartTLS handshake failed", { error: err.message }));
-      (server as unknown as { newConnection(socket: Socket): void }).newConnection(secure);
-      guard(secure, o.log);
-      return next();
-    });
-  }
-
-  const refuse = (_req: unknown, _res: unknown, next: Next) =>
-    next(new ldap.UnwillingToPerformError("Gatehouse's LDAP is read-only"));
-  server.add("", refuse);
-  server.modify("", refuse);
-  server.del("", refuse);
-  server.modifyDN("", refuse);
-
+  handler: LdapListener,
+  secure: boolean,
+  log: Logger,
+): Promise<{ port: number; server: Server; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
-  const raw = (server as unknown as { server: import("node:net").Server }).server;
-  raw.on("connection", (socket: Socket) => {
+  server.on(secure ? "secureConnection" : "connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    guard(socket, o.log);
+    new Connection(socket, handler, secure);
   });
-  raw.on("secureConnection", (socket: Socket) => guard(socket, o.log));
-
+  if (secure) {
+    server.on("connection", (socket: Socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+    });
+    server.on("tlsClientError", (err: Error) => log.debug("ldaps handshake failed", { error: err.message }));
+  }
   // A port already taken fails the start instead of leaving it waiting.
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -624,23 +649,17 @@ async function listen(
       resolve();
     });
   });
-  // From here ldapjs reports a client's undecodable message (after closing that connection) as a
-  // server error; without a listener that would end the process.
-  server.on("error", (err: Error) =>
-    o.log.info("ldap client sent a malformed message", { error: err.message }),
-  );
-  server.on("clientError", (err: Error) => o.log.debug("ldap connection error", { error: err.message }));
-  const bound = (server as unknown as { address(): { port: number } }).address();
+  server.on("error", (err: Error) => log.warn("ldap listener error", { error: err.message }));
+  const bound = server.address() as { port: number };
   return {
     port: bound.port,
-    raw,
+    server,
     // Closing the listener waits for every connection to end, and clients may keep theirs open (or
     // half-closed) forever: end them.
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
-        // Sockets the listener never reported (TLS ones, on some runtimes) must not hold a shutdown.
         setTimeout(resolve, 2000).unref();
       }),
   };
