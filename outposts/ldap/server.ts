@@ -212,6 +212,8 @@ class Connection {
   }
 
   private attach(socket: Socket): void {
+    // Replies go out at once (Node would hold small writes for the delayed ACK; Bun already does this).
+    socket.setNoDelay?.(true);
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
     socket.on("error", (err) => this.server.o.log.debug("ldap connection error", { error: err.message }));
     socket.on("close", () => {
