@@ -82,6 +82,8 @@ export function directoryChange(args: Record<string, unknown>): DirectoryChange 
 
 export interface RunningOutpost {
   instance: string;
+  /** The outpost's metrics in the Prometheus text format (also when it serves no /metrics itself). */
+  metrics(): Promise<string>;
   refresh(): Promise<boolean>;
   stop(): Promise<void>;
   metricsPort: number;
@@ -289,6 +291,7 @@ export async function runOutpost<C>(
   let stopped = false;
   return {
     instance,
+    metrics: () => registry.metrics(),
     refresh,
     metricsPort: metrics ? (metrics.port ?? listen.port) : 0,
     async stop() {

@@ -402,7 +402,7 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
       });
       expect(patched.status, patched.text).toBe(200);
       // Refresh now rather than after the runtime's random spread (SIGUSR1 does the same).
-      if (embedded) await embedded.ldap()?.refresh();
+      if (embedded) await embedded.running("ldap")?.refresh();
       else outpost?.kill("SIGUSR1");
       let now = "";
       for (let i = 0; i < 100 && !now.includes("ldap.gatehouse.test"); i++) {
@@ -430,7 +430,7 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
       await t.api("PATCH", `/api/v3/providers/ldap/${providerPk}/`, {
         body: { certificate: null, tls_server_name: "" },
       });
-      if (embedded) await embedded.ldap()?.refresh();
+      if (embedded) await embedded.running("ldap")?.refresh();
       else outpost?.kill("SIGUSR1");
     });
 

@@ -204,6 +204,7 @@ export class Install {
         // The embedded LDAP outpost runs in every core; let the OS pick its ports so cores don't collide.
         GATEHOUSE_LISTEN__LDAP: "127.0.0.1:0",
         GATEHOUSE_LISTEN__LDAPS: "127.0.0.1:0",
+        GATEHOUSE_LISTEN__RADIUS: "127.0.0.1:0",
         ...(database && { GATEHOUSE_POSTGRESQL__URL: database.url, GATEHOUSE_POSTGRESQL__POOL_MAX: "4" }),
         ...env,
       },

@@ -23,6 +23,8 @@ import { policiesController } from "../policies/index.ts";
 import { reputationScoresController } from "../policies/reputation-scores.ts";
 import { promptsController } from "../prompts/index.ts";
 import { ldapOutpostController, ldapProvidersController } from "../providers/ldap.ts";
+import { radiusOutpostController, radiusProvidersController } from "../providers/radius.ts";
+import { radiusMappingsController } from "../providers/radius-mappings.ts";
 import { rbacController } from "../rbac/index.ts";
 import { sessionsController } from "../sessions/index.ts";
 import { setupPage } from "../setup/index.ts";
@@ -56,6 +58,9 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(applicationsController(ctx))
     .use(ldapProvidersController(ctx))
     .use(ldapOutpostController(ctx))
+    .use(radiusProvidersController(ctx))
+    .use(radiusOutpostController(ctx))
+    .use(radiusMappingsController(ctx))
     .use(certificatesController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 

@@ -17,9 +17,10 @@ export const coreConfigSchema = {
   ),
   "listen.ldap": listen("0.0.0.0:3389", "Plain LDAP (and StartTLS) listener of the embedded LDAP outpost."),
   "listen.ldaps": listen("0.0.0.0:6636", "LDAPS listener of the embedded LDAP outpost."),
+  "listen.radius": listen("0.0.0.0:1812", "RADIUS (UDP) listener of the embedded RADIUS outpost."),
   "outposts.embedded": bool(
     true,
-    "Run the embedded outposts inside the core (the LDAP outpost on listen.ldap and listen.ldaps). Turn off when standalone outposts serve every provider.",
+    "Run the embedded outposts inside the core (LDAP on listen.ldap and listen.ldaps, RADIUS on listen.radius), each once it has a provider. Turn off when standalone outposts serve every provider.",
   ),
   "postgresql.url": optionalSecret(
     "PostgreSQL connection URL (postgres://user:pass@host:5432/db). When set (or host is set), PostgreSQL replaces SQLite.",

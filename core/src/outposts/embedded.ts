@@ -5,7 +5,7 @@
  * through the API like to any outpost; a standalone binary can take over the same providers at any time.
  */
 
-import type { RunningOutpost } from "../../../outposts/runtime/runtime.ts";
+import type { OutpostKind, RunningOutpost } from "../../../outposts/runtime/runtime.ts";
 import type { Logger } from "../../../shared/log.ts";
 import type { CoreContext } from "../context.ts";
 import { revealKey } from "../tokens/service.ts";
@@ -14,66 +14,140 @@ import { createOutpost, ensureOutpostIdentity, tokenIdentifier } from "./service
 
 export const EMBEDDED_LDAP_MANAGED = "goauthentik.io/outposts/embedded-ldap";
 export const EMBEDDED_LDAP_NAME = "Embedded LDAP Outpost";
+export const EMBEDDED_RADIUS_MANAGED = "goauthentik.io/outposts/embedded-radius";
+export const EMBEDDED_RADIUS_NAME = "Embedded RADIUS Outpost";
 
-/** Makes the embedded outpost objects exist (with their service account and token). */
+type Listen = { hostname: string; port: number };
+
+/** What an embedded outpost of one type is: its managed object, and how to build its kind. */
+interface EmbeddedSpec {
+  type: "ldap" | "radius";
+  managed: string;
+  name: string;
+  /** The setting naming its listener, for the log when it cannot start. */
+  listenSetting: string;
+  kind(
+    ctx: CoreContext,
+    host: string,
+    token: string,
+  ): Promise<OutpostKind<unknown> & { ports(): Record<string, number | undefined> }>;
+}
+
+const listenOf = async (value: string, fallback: Listen): Promise<Listen> => {
+  const { parseListen } = await import("../../../shared/config/load.ts");
+  return parseListen(value) ?? fallback;
+};
+
+// The kinds are loaded when an outpost starts, not at the top: most cores serve neither.
+const EMBEDDED: EmbeddedSpec[] = [
+  {
+    type: "ldap",
+    managed: EMBEDDED_LDAP_MANAGED,
+    name: EMBEDDED_LDAP_NAME,
+    listenSetting: "listen.ldap",
+    async kind(ctx, host, token) {
+      const { ldapKind } = await import("../../../outposts/ldap/kind.ts");
+      const kind = ldapKind({
+        host,
+        token,
+        listen: await listenOf(ctx.config["listen.ldap"], { hostname: "0.0.0.0", port: 3389 }),
+        listenTls: await listenOf(ctx.config["listen.ldaps"], { hostname: "0.0.0.0", port: 6636 }),
+      });
+      return Object.assign(kind as OutpostKind<unknown>, {
+        ports: () => ({ ldap: kind.server()?.port, ldaps: kind.server()?.tlsPort }),
+      });
+    },
+  },
+  {
+    type: "radius",
+    managed: EMBEDDED_RADIUS_MANAGED,
+    name: EMBEDDED_RADIUS_NAME,
+    listenSetting: "listen.radius",
+    async kind(ctx, host, token) {
+      const { radiusKind } = await import("../../../outposts/radius/kind.ts");
+      const kind = radiusKind({
+        host,
+        token,
+        listen: await listenOf(ctx.config["listen.radius"], { hostname: "0.0.0.0", port: 1812 }),
+      });
+      return Object.assign(kind as OutpostKind<unknown>, { ports: () => ({ radius: kind.server()?.port }) });
+    },
+  },
+];
+
+/** Makes the embedded outpost objects exist (with their service accounts and tokens). */
 export async function ensureEmbeddedOutposts(ctx: CoreContext): Promise<void> {
-  await ctx.store.db.transaction().execute(async (trx) => {
-    const row = await trx
-      .selectFrom("outposts")
-      .selectAll()
-      .where("managed", "=", EMBEDDED_LDAP_MANAGED)
-      .executeTakeFirst();
-    if (row) {
-      await ensureOutpostIdentity(ctx, trx, row);
-      return;
-    }
-    // Someone may have taken the name for an outpost of their own: keep theirs, name ours apart.
-    const taken = await trx
-      .selectFrom("outposts")
-      .select("outpost_uuid")
-      .where("name", "=", EMBEDDED_LDAP_NAME)
-      .executeTakeFirst();
-    await createOutpost(ctx, trx, {
-      name: taken ? `${EMBEDDED_LDAP_NAME} (managed)` : EMBEDDED_LDAP_NAME,
-      type: "ldap",
-      providers: [],
-      config: { ...DEFAULT_OUTPOST_CONFIG },
-      managed: EMBEDDED_LDAP_MANAGED,
+  for (const spec of EMBEDDED) {
+    await ctx.store.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom("outposts")
+        .selectAll()
+        .where("managed", "=", spec.managed)
+        .executeTakeFirst();
+      if (row) {
+        await ensureOutpostIdentity(ctx, trx, row);
+        return;
+      }
+      // Someone may have taken the name for an outpost of their own: keep theirs, name ours apart.
+      const taken = await trx
+        .selectFrom("outposts")
+        .select("outpost_uuid")
+        .where("name", "=", spec.name)
+        .executeTakeFirst();
+      await createOutpost(ctx, trx, {
+        name: taken ? `${spec.name} (managed)` : spec.name,
+        type: spec.type,
+        providers: [],
+        config: { ...DEFAULT_OUTPOST_CONFIG },
+        managed: spec.managed,
+      });
     });
-  });
+  }
 }
 
 export interface EmbeddedOutposts {
-  /** The running LDAP outpost, once it has a provider to serve. */
-  ldap(): RunningOutpost | undefined;
-  /** The ports the embedded LDAP outpost listens on (plain, TLS), once started. */
-  ldapPorts(): { ldap: number; ldaps: number | undefined } | undefined;
+  /** The running embedded outpost of this type, once it has a provider to serve. */
+  running(type: "ldap" | "radius"): RunningOutpost | undefined;
+  /** Where it listens, once started: { ldap, ldaps } or { radius }. */
+  ports(type: "ldap" | "radius"): Record<string, number | undefined> | undefined;
   stop(): Promise<void>;
 }
 
 /**
- * Runs the embedded outposts against the core at `coreUrl`. The LDAP outpost starts once it has a
- * provider (at start, or when one is assigned to it): until then the core loads no LDAP code and opens
- * no LDAP port. A listener that cannot start (its port is taken by a standalone outpost on the same
- * host, say) is logged and skipped: the core keeps serving.
+ * Runs the embedded outposts against the core at `coreUrl`. Each starts once it has a provider (at
+ * start, or when one is assigned to it): until then the core loads none of its code and opens no port.
+ * A listener that cannot start (its port is taken by a standalone outpost on the same host, say) is
+ * logged and skipped: the core keeps serving.
  */
 export async function startEmbeddedOutposts(
   ctx: CoreContext,
   coreUrl: string,
   log: Logger,
 ): Promise<EmbeddedOutposts> {
-  const none: EmbeddedOutposts = { ldap: () => undefined, ldapPorts: () => undefined, stop: async () => {} };
-  if (!ctx.config["outposts.embedded"]) return none;
+  if (!ctx.config["outposts.embedded"])
+    return { running: () => undefined, ports: () => undefined, stop: async () => {} };
+  const started = await Promise.all(EMBEDDED.map((spec) => startOne(ctx, coreUrl, log, spec)));
+  const of = (type: string) => started.find((s) => s?.type === type);
+  return {
+    running: (type) => of(type)?.running(),
+    ports: (type) => of(type)?.ports(),
+    stop: async () => {
+      await Promise.all(started.map((s) => s?.stop()));
+    },
+  };
+}
+
+async function startOne(ctx: CoreContext, coreUrl: string, log: Logger, spec: EmbeddedSpec) {
   const row = await ctx.store.db
     .selectFrom("outposts")
     .select("outpost_uuid")
-    .where("managed", "=", EMBEDDED_LDAP_MANAGED)
+    .where("managed", "=", spec.managed)
     .executeTakeFirst();
-  if (!row) return none;
+  if (!row) return undefined;
   const uuid = row.outpost_uuid;
 
   let running: RunningOutpost | undefined;
-  let server: (() => { port: number; tlsPort: number | undefined } | undefined) | undefined;
+  let ports: (() => Record<string, number | undefined>) | undefined;
   let starting: Promise<void> | undefined;
   let stopped = false;
 
@@ -93,20 +167,12 @@ export async function startEmbeddedOutposts(
       .where("identifier", "=", tokenIdentifier(uuid))
       .executeTakeFirst();
     if (!token) return;
-    // Loaded here, not at the top: ldapjs and the runtime are only needed when the outpost runs.
-    const [{ parseListen }, { ldapKind }, { runOutpost }] = await Promise.all([
-      import("../../../shared/config/load.ts"),
-      import("../../../outposts/ldap/kind.ts"),
-      import("../../../outposts/runtime/runtime.ts"),
-    ]);
     const key = revealKey(ctx, token);
-    const kind = ldapKind({
-      host: coreUrl,
-      token: key,
-      listen: parseListen(ctx.config["listen.ldap"]) ?? { hostname: "0.0.0.0", port: 3389 },
-      listenTls: parseListen(ctx.config["listen.ldaps"]) ?? { hostname: "0.0.0.0", port: 6636 },
-    });
     try {
+      const [kind, { runOutpost }] = await Promise.all([
+        spec.kind(ctx, coreUrl, key),
+        import("../../../outposts/runtime/runtime.ts"),
+      ]);
       running = await runOutpost(
         kind,
         {
@@ -118,19 +184,15 @@ export async function startEmbeddedOutposts(
           "listen.metrics": "",
           "log.level": ctx.config["log.level"],
         },
-        { log: log.child({ outpost: "embedded-ldap" }), signals: false, metrics: false },
+        { log: log.child({ outpost: `embedded-${spec.type}` }), signals: false, metrics: false },
       );
-      server = () => kind.server();
+      ports = () => kind.ports();
       if (stopped) await running.stop();
-      else
-        log.info("embedded LDAP outpost listening", {
-          ldap: kind.server()?.port,
-          ldaps: kind.server()?.tlsPort,
-        });
+      else log.info(`embedded ${spec.type} outpost listening`, kind.ports());
     } catch (err) {
-      log.error("the embedded LDAP outpost could not start; the core keeps running without it", {
+      log.error(`the embedded ${spec.type} outpost could not start; the core keeps running without it`, {
         error: (err as Error).message,
-        listen: ctx.config["listen.ldap"],
+        listen: ctx.config[spec.listenSetting as "listen.ldap"],
       });
     }
   };
@@ -156,11 +218,9 @@ export async function startEmbeddedOutposts(
   await maybeStart();
 
   return {
-    ldap: () => running,
-    ldapPorts: () => {
-      const s = server?.();
-      return s && { ldap: s.port, ldaps: s.tlsPort };
-    },
+    type: spec.type,
+    running: () => running,
+    ports: () => ports?.(),
     stop: async () => {
       stopped = true;
       unsubscribe();

@@ -269,6 +269,14 @@ export interface OutpostsTable {
   user_id: number | null;
 }
 
+export interface PropertyMappingsTable {
+  pm_uuid: string;
+  name: string;
+  kind: string;
+  expression: string;
+  managed: string | null;
+}
+
 export interface OutpostProvidersTable {
   outpost_uuid: string;
   provider_id: number;
@@ -368,6 +376,7 @@ export interface Database {
   flow_tokens: FlowTokensTable;
   user_consents: UserConsentsTable;
   providers: ProvidersTable;
+  property_mappings: PropertyMappingsTable;
   outposts: OutpostsTable;
   outpost_providers: OutpostProvidersTable;
   outpost_states: OutpostStatesTable;

@@ -9,6 +9,7 @@ import { migration0008 } from "./0008_outposts.ts";
 import { migration0009 } from "./0009_rbac.ts";
 import { migration0010 } from "./0010_applications.ts";
 import { migration0011 } from "./0011_certificates.ts";
+import { migration0012 } from "./0012_property_mappings.ts";
 import type { StoreMigration } from "./types.ts";
 
 /** Every migration the code knows, in order. Append only; never edit one that has shipped. */
@@ -24,4 +25,5 @@ export const migrations: readonly StoreMigration[] = [
   migration0009,
   migration0010,
   migration0011,
+  migration0012,
 ];

@@ -1,0 +1,372 @@
+/**
+ * The RADIUS provider (/api/v3/providers/radius/), and what a RADIUS outpost reads
+ * (/api/v3/outposts/radius/ and its check_access, which also returns the reply attributes the provider's
+ * property mappings give the user). Changing a provider tells the outposts that serve it to refresh.
+ */
+import { randomBytes } from "node:crypto";
+import { type Static, Type as t } from "@sinclair/typebox";
+import { Elysia } from "elysia";
+import { forbidden, notFound, validationError } from "../../../shared/errors.ts";
+import { authenticated } from "../api/authenticated.ts";
+import { type AfterCommit, crudRoutes } from "../api/crud.ts";
+import { type PageRequest, type Paginated, pageRequest, paginate } from "../api/pagination.ts";
+import { orderingParam } from "../api/query.ts";
+import { checkApplicationAccess } from "../applications/service.ts";
+import type { Actor } from "../auth/actor.ts";
+import type { CoreContext, Db } from "../context.ts";
+import { pairExists } from "../crypto/service.ts";
+import { outpostOfUser } from "../outposts/service.ts";
+import { asJson, fromJson } from "../store/codec.ts";
+import { containsText } from "../store/search.ts";
+import { assignedApplications, type ProviderRow, summarizeProviders } from "./base.ts";
+import { radiusReplyAttributes } from "./radius-attributes.ts";
+
+export const RadiusProviderRequest = t.Object({
+  name: t.String({ minLength: 1, maxLength: 300 }),
+  authentication_flow: t.Optional(t.Union([t.String({ format: "uuid" }), t.Null()])),
+  authorization_flow: t.String({ format: "uuid" }),
+  invalidation_flow: t.String({ format: "uuid" }),
+  property_mappings: t.Optional(t.Array(t.String({ format: "uuid" }), { maxItems: 100 })),
+  client_networks: t.Optional(t.String({ minLength: 1, maxLength: 4000 })),
+  shared_secret: t.Optional(t.String({ minLength: 1, maxLength: 255 })),
+  mfa_support: t.Optional(t.Boolean()),
+  certificate: t.Optional(t.Union([t.String({ format: "uuid" }), t.Null()])),
+  /**
+   * Gatehouse's own: accept Access-Requests without a Message-Authenticator (old NAS firmware).
+   * Off by default (BlastRADIUS, CVE-2024-3596).
+   */
+  allow_legacy_clients: t.Optional(t.Boolean()),
+});
+export type RadiusProviderRequest = Static<typeof RadiusProviderRequest>;
+const READ_ONLY = [
+  "pk",
+  "component",
+  "assigned_application_slug",
+  "assigned_application_name",
+  "assigned_backchannel_application_slug",
+  "assigned_backchannel_application_name",
+  "verbose_name",
+  "verbose_name_plural",
+  "meta_model_name",
+  "outpost_set",
+] as const;
+
+const DEFAULTS = {
+  client_networks: "0.0.0.0/0, ::/0",
+  mfa_support: true,
+  certificate: null,
+  allow_legacy_clients: false,
+  property_mappings: [] as string[],
+};
+
+export interface RadiusSettings {
+  client_networks: string;
+  shared_secret: string;
+  mfa_support: boolean;
+  certificate: string | null;
+  allow_legacy_clients: boolean;
+  property_mappings: string[];
+}
+
+export const radiusSettings = (row: ProviderRow): RadiusSettings => ({
+  ...DEFAULTS,
+  shared_secret: "",
+  ...fromJson<Partial<RadiusSettings>>(row.config),
+});
+
+/** Each comma-separated entry is an IPv4 or IPv6 network (a bare address is a /32 or /128). */
+export function invalidNetworks(value: string): string[] {
+  const bad: string[] = [];
+  for (const raw of value.split(",")) {
+    const entry = raw.trim();
+    const m = /^([0-9a-fA-F:.]+)(?:\/(\d{1,3}))?$/.exec(entry);
+    const v4 = m && /^\d{1,3}(\.\d{1,3}){3}$/.test(m[1] ?? "");
+    const max = v4 ? 32 : 128;
+    if (!m || (!v4 && !(m[1] ?? "").includes(":")) || (m[2] !== undefined && Number(m[2]) > max))
+      bad.push(entry);
+  }
+  return bad;
+}
+
+async function serialize(db: Db, rows: ProviderRow[]) {
+  const summaries = await summarizeProviders(db, rows);
+  const outposts = rows.length
+    ? await db
+        .selectFrom("outpost_providers as l")
+        .innerJoin("outposts as o", "o.outpost_uuid", "l.outpost_uuid")
+        .select(["l.provider_id", "o.name"])
+        .where(
+          "l.provider_id",
+          "in",
+          rows.map((r) => r.id),
+        )
+        .execute()
+    : [];
+  return rows.map((row, i) => ({
+    ...summaries[i],
+    ...radiusSettings(row),
+    outpost_set: outposts.filter((o) => o.provider_id === row.id).map((o) => o.name),
+  }));
+}
+
+async function listProviders(
+  ctx: CoreContext,
+  params: URLSearchParams,
+  page: PageRequest,
+): Promise<Paginated<unknown>> {
+  let q = ctx.store.db.selectFrom("providers").where("kind", "=", "radius");
+  const name = params.get("name__iexact") ?? params.get("name");
+  if (name) q = q.where("name", "=", name);
+  const search = params.get("search");
+  if (search) q = q.where(containsText(ctx.store.kind, "name", search));
+  const { count } = await q.select((eb) => eb.fn.countAll<number>().as("count")).executeTakeFirstOrThrow();
+  let rows = q.selectAll();
+  for (const o of orderingParam(params, { name: "name", pk: "id" } as const, [
+    { column: "name", direction: "asc" },
+  ]))
+    rows = rows.orderBy(o.column, o.direction);
+  const found = await rows.limit(page.pageSize).offset(page.offset).execute();
+  return paginate(await serialize(ctx.store.db, found), Number(count), page);
+}
+
+export async function getRadiusProvider(db: Db, id: number): Promise<ProviderRow> {
+  const row = await db
+    .selectFrom("providers")
+    .selectAll()
+    .where("id", "=", id)
+    .where("kind", "=", "radius")
+    .executeTakeFirst();
+  if (!row) throw notFound("RP0001ProviderNotFound", "No Radius Provider matches the given query.");
+  return row;
+}
+
+async function check(db: Db, input: Partial<RadiusProviderRequest>, except?: number): Promise<void> {
+  const fields: Record<string, string[]> = {};
+  if (input.name !== undefined) {
+    let q = db.selectFrom("providers").select("id").where("name", "=", input.name);
+    if (except !== undefined) q = q.where("id", "!=", except);
+    if (await q.executeTakeFirst()) fields.name = ["Provider with this name already exists."];
+  }
+  for (const field of ["authorization_flow", "invalidation_flow", "authentication_flow"] as const) {
+    const id = input[field];
+    if (
+      id &&
+      !(await db.selectFrom("flows").select("flow_uuid").where("flow_uuid", "=", id).executeTakeFirst())
+    ) {
+      fields[field] = [`Invalid pk "${id}" - object does not exist.`];
+    }
+  }
+  if (input.certificate && !(await pairExists(db, input.certificate))) {
+    fields.certificate = [`Invalid pk "${input.certificate}" - object does not exist.`];
+  }
+  if (input.client_networks !== undefined) {
+    const bad = invalidNetworks(input.client_networks);
+    if (bad.length) fields.client_networks = [`Invalid network: ${bad.join(", ")}`];
+  }
+  for (const pm of input.property_mappings ?? []) {
+    const found = await db
+      .selectFrom("property_mappings")
+      .select("pm_uuid")
+      .where("pm_uuid", "=", pm)
+      .where("kind", "=", "radius")
+      .executeTakeFirst();
+    if (!found) fields.property_mappings = [`Invalid pk "${pm}" - object does not exist.`];
+  }
+  if (Object.keys(fields).length > 0) throw validationError("RP0002InvalidProvider", fields);
+}
+
+const SETTINGS = [
+  "client_networks",
+  "shared_secret",
+  "mfa_support",
+  "certificate",
+  "allow_legacy_clients",
+  "property_mappings",
+] as const;
+const settingsOf = (input: Partial<RadiusProviderRequest>) =>
+  Object.fromEntries(SETTINGS.flatMap((k) => (input[k] === undefined ? [] : [[k, input[k]]])));
+
+async function createProvider(db: Db, input: RadiusProviderRequest): Promise<ProviderRow> {
+  await check(db, input);
+  return db
+    .insertInto("providers")
+    .values({
+      name: input.name,
+      kind: "radius",
+      authorization_flow: input.authorization_flow,
+      invalidation_flow: input.invalidation_flow,
+      config: asJson({
+        ...DEFAULTS,
+        shared_secret: randomBytes(30).toString("base64url"),
+        ...settingsOf(input),
+      }),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+async function updateProvider(
+  db: Db,
+  id: number,
+  input: Partial<RadiusProviderRequest>,
+): Promise<ProviderRow> {
+  const current = await getRadiusProvider(db, id);
+  await check(db, input, id);
+  return db
+    .updateTable("providers")
+    .set({
+      ...(input.name !== undefined && { name: input.name }),
+      ...(input.authorization_flow !== undefined && { authorization_flow: input.authorization_flow }),
+      ...(input.invalidation_flow !== undefined && { invalidation_flow: input.invalidation_flow }),
+      config: asJson({ ...radiusSettings(current), ...settingsOf(input) }),
+    })
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+async function deleteProvider(db: Db, id: number): Promise<ProviderRow> {
+  const row = await getRadiusProvider(db, id);
+  await db.deleteFrom("providers").where("id", "=", id).execute();
+  return row;
+}
+
+function intKey(raw: string): string {
+  if (!/^\d{1,10}$/.test(raw)) throw notFound("RP0003BadId", "No Radius Provider matches the given query.");
+  return raw;
+}
+
+/** Tells every outpost serving this provider to refresh, once the change has committed. */
+async function notifyOutposts(ctx: CoreContext, db: Db, id: number, afterCommit: AfterCommit): Promise<void> {
+  const rows = await db
+    .selectFrom("outpost_providers")
+    .select("outpost_uuid")
+    .where("provider_id", "=", id)
+    .execute();
+  afterCommit(() => {
+    for (const r of rows) ctx.signals.emit({ kind: "outpost_changed", outpost: r.outpost_uuid });
+  });
+}
+
+export function radiusProvidersController(ctx: CoreContext) {
+  return crudRoutes(ctx, {
+    prefix: "/providers/radius",
+    tag: "providers",
+    operation: "providers_radius",
+    schema: RadiusProviderRequest,
+    readOnly: READ_ONLY,
+    key: intKey,
+    list: listProviders,
+    get: (db, key) => getRadiusProvider(db, Number(key)),
+    create: (db, input) => createProvider(db, input),
+    update: async (db, key, input, afterCommit) => {
+      const row = await updateProvider(db, Number(key), input);
+      await notifyOutposts(ctx, db, row.id, afterCommit);
+      return row;
+    },
+    remove: async (db, key, afterCommit) => {
+      await notifyOutposts(ctx, db, Number(key), afterCommit);
+      return deleteProvider(db, Number(key));
+    },
+    serialize: async (db, row) => (await serialize(db, [row]))[0],
+    model: (row) => ({ name: "radiusprovider", pk: row.id, label: row.name }),
+  });
+}
+
+/** The RADIUS providers an outpost token may see: those of its own outpost (superusers: all). */
+async function outpostProviders(ctx: CoreContext, actor: Actor): Promise<ProviderRow[]> {
+  let q = ctx.store.db.selectFrom("providers").selectAll().where("kind", "=", "radius");
+  if (!actor.superuser) {
+    const outpost = await outpostOfUser(ctx.store.db, actor.user.id);
+    if (!outpost) throw forbidden("RP0010NotAnOutpost");
+    q = q.where("id", "in", (eb) =>
+      eb
+        .selectFrom("outpost_providers")
+        .select("provider_id")
+        .where("outpost_uuid", "=", outpost.outpost_uuid),
+    );
+  }
+  return q.orderBy("id").execute();
+}
+
+export function radiusOutpostController(ctx: CoreContext) {
+  const slugOf = async (uuid: string | null) =>
+    uuid
+      ? ((
+          await ctx.store.db
+            .selectFrom("flows")
+            .select("slug")
+            .where("flow_uuid", "=", uuid)
+            .executeTakeFirst()
+        )?.slug ?? null)
+      : null;
+  return new Elysia({ prefix: "/outposts/radius" })
+    .use(authenticated(ctx))
+    .get(
+      "/",
+      async ({ actor, search }) => {
+        const rows = await outpostProviders(ctx, actor);
+        const apps = await assignedApplications(
+          ctx.store.db,
+          rows.map((r) => r.id),
+        );
+        const results = await Promise.all(
+          rows.map(async (row) => {
+            const s = radiusSettings(row);
+            return {
+              pk: row.id,
+              name: row.name,
+              application_slug: apps.backchannel.get(row.id)?.slug ?? apps.direct.get(row.id)?.slug ?? "",
+              auth_flow_slug: (await slugOf(row.authorization_flow)) ?? "",
+              client_networks: s.client_networks,
+              shared_secret: s.shared_secret,
+              mfa_support: s.mfa_support,
+              certificate: s.certificate,
+              allow_legacy_clients: s.allow_legacy_clients,
+            };
+          }),
+        );
+        const page = pageRequest(search);
+        return paginate(results.slice(page.offset, page.offset + page.pageSize), results.length, page);
+      },
+      { detail: { tags: ["outposts"], operationId: "outposts_radius_list" } },
+    )
+    .get(
+      "/:id/check_access/",
+      async ({ actor, meta, params, search }) => {
+        const id = Number(intKey(params.id));
+        const provider = await getRadiusProvider(ctx.store.db, id);
+        const slug = search.get("app_slug");
+        const app = slug
+          ? await ctx.store.db
+              .selectFrom("applications")
+              .selectAll()
+              .where("slug", "=", slug)
+              .executeTakeFirst()
+          : undefined;
+        if (slug && !app) throw notFound("RP0011NoApplication", "No Application matches the given query.");
+        const access = app
+          ? await checkApplicationAccess(ctx, app, {
+              user: actor.user,
+              http: { ip: meta.ip, userAgent: meta.userAgent, path: meta.path },
+              context: {},
+            })
+          : { passing: true, messages: [] };
+        if (!access.passing)
+          return { access: { passing: false, messages: access.messages, log_messages: [] }, attributes: "" };
+        const reply = await radiusReplyAttributes(ctx, provider, radiusSettings(provider), actor.user, {
+          ip: meta.ip,
+        });
+        if (!reply.ok)
+          return {
+            access: { passing: false, messages: [reply.message], log_messages: [] },
+            attributes: "",
+          };
+        return {
+          access: { passing: true, messages: access.messages, log_messages: [] },
+          attributes: reply.attributes,
+        };
+      },
+      { detail: { tags: ["outposts"], operationId: "outposts_radius_check_access_retrieve" } },
+    );
+}
