@@ -1,8 +1,8 @@
 /**
- * The RADIUS attributes the outpost reads or writes, embedded: npm `radius` reads its dictionary files
- * from its own folder at run time, which a compiled binary does not have (DESIGN.md, "Pitfalls").
- * Loading this instead makes `radius` independent of the file system. Vendor and tunnel reply attributes
- * are encoded by shared/radius/attributes.ts and passed through as raw bytes.
+ * The npm `radius` package with the attributes Gatehouse uses, embedded (the package reads its
+ * dictionary files from its own folder at run time, which a compiled binary does not have — DESIGN.md,
+ * "Pitfalls"). The outpost itself speaks RADIUS through codec.ts; this is the independent reference the
+ * tests and the benchmark's load driver encode requests and check replies with.
  */
 import radius from "radius";
 

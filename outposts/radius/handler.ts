@@ -7,9 +7,17 @@
  * Every outcome has a reason, which the caller counts.
  */
 import { randomBytes } from "node:crypto";
-import type { RadiusPacket } from "radius";
 import { decodeAttributes } from "../../shared/radius/attributes.ts";
-import { radiusCodec } from "./dictionary.ts";
+import {
+  Attr,
+  attribute,
+  BadAuthenticator,
+  Code,
+  decodeRequest,
+  encodeReply,
+  MalformedPacket,
+  type RadiusRequest,
+} from "./codec.ts";
 import { mostSpecific, type Network } from "./networks.ts";
 
 export interface RadiusProvider {
@@ -64,7 +72,6 @@ export interface HandlerOptions {
 
 const ACCESS_REQUEST = 1;
 const MAX_PACKET = 4096;
-const STATE = 24;
 
 interface Pending {
   authenticator: string;
@@ -104,12 +111,13 @@ export class RadiusHandler {
       return seen.reply ? { reply: seen.reply, outcome: "duplicate" } : { outcome: "drop_in_progress" };
     }
 
-    let request: RadiusPacket;
+    let request: RadiusRequest;
     try {
-      request = radiusCodec().decode({ packet: packet.subarray(0, length), secret: provider.shared_secret });
+      request = decodeRequest(packet, provider.shared_secret);
     } catch (err) {
-      const invalidSecret = (err as Error).name === "Invalid Secret Error";
-      return { outcome: invalidSecret ? "drop_bad_authenticator" : "drop_malformed" };
+      if (err instanceof BadAuthenticator) return { outcome: "drop_bad_authenticator" };
+      if (err instanceof MalformedPacket) return { outcome: "drop_malformed" };
+      throw err;
     }
     const busy = this.inFlight.get(address) ?? 0;
     if (busy >= (this.o.maxInFlightPerSource ?? 256)) return { outcome: "drop_flood" };
@@ -130,27 +138,26 @@ export class RadiusHandler {
   }
 
   private async answer(
-    request: RadiusPacket,
+    request: RadiusRequest,
     provider: RadiusProvider,
     address: string,
-  ): Promise<{ code: string; attributes: [number | string, unknown][]; outcome: Outcome }> {
+  ): Promise<{ code: number; attributes: Buffer[]; outcome: Outcome }> {
     const reject = (outcome: Outcome, message: string) => ({
-      code: "Access-Reject",
-      attributes: [["Reply-Message", message.slice(0, 250)]] as [number | string, unknown][],
+      code: Code.accessReject as number,
+      attributes: [attribute(Attr.replyMessage, message.slice(0, 250))],
       outcome,
     });
-    const attrs = request.attributes;
-    if (attrs["Message-Authenticator"] === undefined && !provider.allow_legacy_clients)
+    if (!request.hasMessageAuthenticator && !provider.allow_legacy_clients)
       return reject("reject_no_message_authenticator", "Message-Authenticator is required");
-    const username = attrs["User-Name"];
-    const password = attrs["User-Password"];
-    if (typeof username !== "string" || typeof password !== "string" || !username)
+    const username = request.userName;
+    const password = request.password;
+    if (username === undefined || password === undefined || !username)
       return reject("reject_unsupported", "only PAP (User-Name and User-Password) is supported");
-    const nas = String(attrs["NAS-IP-Address"] ?? attrs["NAS-Identifier"] ?? address);
+    const nas = request.nas ?? address;
 
     let auth: AuthRequest;
-    const state = attrs.State;
-    if (Buffer.isBuffer(state)) {
+    const state = request.state;
+    if (state) {
       const pending = this.challenges.get(state.toString("hex"));
       this.challenges.delete(state.toString("hex"));
       if (!pending || pending.provider !== provider.pk || pending.expires <= this.now())
@@ -169,13 +176,13 @@ export class RadiusHandler {
 
     const outcome = await this.o.authenticate(auth);
     if (outcome.kind === "accept") {
-      let extra: [number, Buffer][] = [];
+      let extra: Buffer[] = [];
       try {
         extra = this.replyAttributes(outcome.attributes);
       } catch {
         return reject("reject_mapping", "the reply attributes could not be read");
       }
-      return { code: "Access-Accept", attributes: extra, outcome: "accept" };
+      return { code: Code.accessAccept, attributes: extra, outcome: "accept" };
     }
     if (outcome.kind === "challenge" && !state && provider.mfa_support) {
       const id = randomBytes(16);
@@ -186,10 +193,10 @@ export class RadiusHandler {
         expires: this.now() + (this.o.challengeTtlMs ?? 120_000),
       });
       return {
-        code: "Access-Challenge",
+        code: Code.accessChallenge,
         attributes: [
-          [STATE, id],
-          ["Reply-Message", "Enter your authentication code"],
+          attribute(Attr.state, id),
+          attribute(Attr.replyMessage, "Enter your authentication code"),
         ],
         outcome: "challenge",
       };
@@ -198,13 +205,13 @@ export class RadiusHandler {
     return reject(outcome.reason as Outcome, outcome.message);
   }
 
-  /** The reply attributes check_access gave (base64), decoded once per distinct value. */
-  private readonly decoded = new Map<string, [number, Buffer][]>();
-  private replyAttributes(base64: string): [number, Buffer][] {
+  /** The reply attributes check_access gave (base64), decoded and checked once per distinct value. */
+  private readonly decoded = new Map<string, Buffer[]>();
+  private replyAttributes(base64: string): Buffer[] {
     if (!base64) return [];
     let hit = this.decoded.get(base64);
     if (!hit) {
-      hit = decodeAttributes(Buffer.from(base64, "base64"));
+      hit = decodeAttributes(Buffer.from(base64, "base64")).map(([type, value]) => attribute(type, value));
       if (this.decoded.size >= 1_000) this.decoded.clear();
       this.decoded.set(base64, hit);
     }
@@ -212,21 +219,16 @@ export class RadiusHandler {
   }
 
   private encode(
-    request: RadiusPacket,
+    request: RadiusRequest,
     provider: RadiusProvider,
-    code: string,
-    attributes: [number | string, unknown][],
+    code: number,
+    attributes: Buffer[],
   ): Buffer {
     // Proxy-State goes back as it came (RFC 2865 §5.33); Message-Authenticator always (BlastRADIUS).
-    const proxyState = request.raw_attributes.filter(([type]) => type === 33);
-    return radiusCodec().encode({
-      code,
-      identifier: request.identifier,
-      authenticator: request.authenticator,
-      attributes: [...attributes, ...proxyState],
-      secret: provider.shared_secret,
-      add_message_authenticator: true,
-    });
+    const proxyState = request.attributes
+      .filter(([type]) => type === Attr.proxyState)
+      .map(([type, value]) => attribute(type, value));
+    return encodeReply(code, request, [...attributes, ...proxyState], provider.shared_secret);
   }
 
   private sweep(now: number): void {
