@@ -12,6 +12,7 @@ import { type Clock, type CoreContext, systemClock } from "./context.ts";
 import { type CoreMetrics, createMetrics } from "./metrics.ts";
 import { ensureEmbeddedOutposts } from "./outposts/embedded.ts";
 import { OutpostHub } from "./outposts/hub.ts";
+import { ensureDefaultScopeMappings } from "./providers/scope-mappings.ts";
 import { loadInstallSecrets } from "./secrets.ts";
 import { Signals } from "./signals.ts";
 import { openStore, type Store, type StoreOptions } from "./store/index.ts";
@@ -64,6 +65,7 @@ export async function createCore(config: CoreConfig, log: Logger, clock: Clock =
   const ctx: CoreContext = { store, config, log, clock, signals, ...secrets };
   const result = await bootstrap(ctx);
   await ensureEmbeddedOutposts(ctx);
+  await ensureDefaultScopeMappings(ctx);
   await applyFileBlueprints(ctx, blueprintDirs(config.blueprints_dir));
   const metrics = createMetrics(store, config["postgresql.pool_max"]);
   const app = buildApp(ctx, metrics);

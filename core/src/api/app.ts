@@ -23,8 +23,10 @@ import { policiesController } from "../policies/index.ts";
 import { reputationScoresController } from "../policies/reputation-scores.ts";
 import { promptsController } from "../prompts/index.ts";
 import { ldapOutpostController, ldapProvidersController } from "../providers/ldap.ts";
+import { oauth2ProvidersController } from "../providers/oauth2.ts";
 import { radiusOutpostController, radiusProvidersController } from "../providers/radius.ts";
 import { radiusMappingsController } from "../providers/radius-mappings.ts";
+import { scopeMappingsController } from "../providers/scope-mappings.ts";
 import { rbacController } from "../rbac/index.ts";
 import { sessionsController } from "../sessions/index.ts";
 import { setupPage } from "../setup/index.ts";
@@ -61,6 +63,8 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(radiusProvidersController(ctx))
     .use(radiusOutpostController(ctx))
     .use(radiusMappingsController(ctx))
+    .use(scopeMappingsController(ctx))
+    .use(oauth2ProvidersController(ctx))
     .use(certificatesController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 

@@ -275,6 +275,9 @@ export interface PropertyMappingsTable {
   kind: string;
   expression: string;
   managed: string | null;
+  /** Scope mappings: the scope this mapping answers. */
+  scope_name: string | null;
+  description: Generated<string>;
 }
 
 export interface OutpostProvidersTable {

@@ -10,6 +10,7 @@ import { migration0009 } from "./0009_rbac.ts";
 import { migration0010 } from "./0010_applications.ts";
 import { migration0011 } from "./0011_certificates.ts";
 import { migration0012 } from "./0012_property_mappings.ts";
+import { migration0013 } from "./0013_scope_mappings.ts";
 import type { StoreMigration } from "./types.ts";
 
 /** Every migration the code knows, in order. Append only; never edit one that has shipped. */
@@ -26,4 +27,5 @@ export const migrations: readonly StoreMigration[] = [
   migration0010,
   migration0011,
   migration0012,
+  migration0013,
 ];
