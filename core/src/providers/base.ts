@@ -1,6 +1,10 @@
 /** What every provider kind shares: the summary shape (authentik's Provider) and its application. */
 import type { Selectable } from "kysely";
-import type { Db } from "../context.ts";
+import { forbidden } from "../../../shared/errors.ts";
+import type { AfterCommit } from "../api/crud.ts";
+import type { Actor } from "../auth/actor.ts";
+import type { CoreContext, Db } from "../context.ts";
+import { outpostOfUser } from "../outposts/service.ts";
 import type { ProvidersTable } from "../store/database.ts";
 
 export type ProviderRow = Selectable<ProvidersTable>;
@@ -64,4 +68,80 @@ export async function summarizeProviders(db: Db, rows: ProviderRow[]) {
       meta_model_name: providerModelName(row.kind),
     };
   });
+}
+
+/**
+ * The checks every provider kind makes: a unique name, and flows that exist. Field errors are added to
+ * `fields` (the caller adds its own and throws once).
+ */
+export async function checkProviderBasics(
+  db: Db,
+  input: {
+    name?: string;
+    authorization_flow?: string;
+    invalidation_flow?: string;
+    authentication_flow?: string | null;
+  },
+  fields: Record<string, string[]>,
+  except?: number,
+): Promise<void> {
+  if (input.name !== undefined) {
+    let q = db.selectFrom("providers").select("id").where("name", "=", input.name);
+    if (except !== undefined) q = q.where("id", "!=", except);
+    if (await q.executeTakeFirst()) fields.name = ["Provider with this name already exists."];
+  }
+  for (const field of ["authorization_flow", "invalidation_flow", "authentication_flow"] as const) {
+    const id = input[field];
+    if (
+      id &&
+      !(await db.selectFrom("flows").select("flow_uuid").where("flow_uuid", "=", id).executeTakeFirst())
+    )
+      fields[field] = [`Invalid pk "${id}" - object does not exist.`];
+  }
+}
+
+/** Tells every outpost serving this provider to refresh, once the change has committed. */
+export async function notifyProviderOutposts(
+  ctx: CoreContext,
+  db: Db,
+  id: number,
+  afterCommit: AfterCommit,
+): Promise<void> {
+  const rows = await db
+    .selectFrom("outpost_providers")
+    .select("outpost_uuid")
+    .where("provider_id", "=", id)
+    .execute();
+  afterCommit(() => {
+    for (const r of rows) ctx.signals.emit({ kind: "outpost_changed", outpost: r.outpost_uuid });
+  });
+}
+
+/** The providers of a kind an outpost token may see: those of its own outpost (superusers: all). */
+export async function outpostProviders(
+  ctx: CoreContext,
+  actor: Actor,
+  kind: ProviderKind,
+): Promise<ProviderRow[]> {
+  let q = ctx.store.db.selectFrom("providers").selectAll().where("kind", "=", kind);
+  if (!actor.superuser) {
+    const outpost = await outpostOfUser(ctx.store.db, actor.user.id);
+    if (!outpost) throw forbidden("PV0010NotAnOutpost");
+    q = q.where("id", "in", (eb) =>
+      eb
+        .selectFrom("outpost_providers")
+        .select("provider_id")
+        .where("outpost_uuid", "=", outpost.outpost_uuid),
+    );
+  }
+  return q.orderBy("id").execute();
+}
+
+/** A flow's slug by its uuid (null for none or an unknown one). */
+export async function flowSlug(db: Db, uuid: string | null): Promise<string | null> {
+  if (!uuid) return null;
+  return (
+    (await db.selectFrom("flows").select("slug").where("flow_uuid", "=", uuid).executeTakeFirst())?.slug ??
+    null
+  );
 }

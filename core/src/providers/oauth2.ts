@@ -14,7 +14,7 @@ import type { CoreContext, Db } from "../context.ts";
 import { pairExists } from "../crypto/service.ts";
 import { asJson, fromJson } from "../store/codec.ts";
 import { containsText } from "../store/search.ts";
-import { type ProviderRow, summarizeProviders } from "./base.ts";
+import { checkProviderBasics, type ProviderRow, summarizeProviders } from "./base.ts";
 
 const CLIENT_TYPES = ["confidential", "public"] as const;
 const SUB_MODES = [
@@ -140,19 +140,7 @@ const VALIDITY_FIELDS = [
 
 async function check(db: Db, input: Partial<OAuth2ProviderRequest>, except?: number): Promise<void> {
   const fields: Record<string, string[]> = {};
-  if (input.name !== undefined) {
-    let q = db.selectFrom("providers").select("id").where("name", "=", input.name);
-    if (except !== undefined) q = q.where("id", "!=", except);
-    if (await q.executeTakeFirst()) fields.name = ["Provider with this name already exists."];
-  }
-  for (const field of ["authorization_flow", "invalidation_flow", "authentication_flow"] as const) {
-    const id = input[field];
-    if (
-      id &&
-      !(await db.selectFrom("flows").select("flow_uuid").where("flow_uuid", "=", id).executeTakeFirst())
-    )
-      fields[field] = [`Invalid pk "${id}" - object does not exist.`];
-  }
+  await checkProviderBasics(db, input, fields, except);
   for (const field of ["signing_key", "encryption_key"] as const) {
     const id = input[field];
     if (id && !(await pairExists(db, id))) fields[field] = [`Invalid pk "${id}" - object does not exist.`];

@@ -6,19 +6,25 @@
 import { randomBytes } from "node:crypto";
 import { type Static, Type as t } from "@sinclair/typebox";
 import { Elysia } from "elysia";
-import { forbidden, notFound, validationError } from "../../../shared/errors.ts";
+import { notFound, validationError } from "../../../shared/errors.ts";
 import { authenticated } from "../api/authenticated.ts";
-import { type AfterCommit, crudRoutes } from "../api/crud.ts";
+import { crudRoutes } from "../api/crud.ts";
 import { type PageRequest, type Paginated, pageRequest, paginate } from "../api/pagination.ts";
 import { orderingParam } from "../api/query.ts";
 import { checkApplicationAccess } from "../applications/service.ts";
-import type { Actor } from "../auth/actor.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { pairExists } from "../crypto/service.ts";
-import { outpostOfUser } from "../outposts/service.ts";
 import { asJson, fromJson } from "../store/codec.ts";
 import { containsText } from "../store/search.ts";
-import { assignedApplications, type ProviderRow, summarizeProviders } from "./base.ts";
+import {
+  assignedApplications,
+  checkProviderBasics,
+  flowSlug,
+  notifyProviderOutposts,
+  outpostProviders,
+  type ProviderRow,
+  summarizeProviders,
+} from "./base.ts";
 import { radiusReplyAttributes } from "./radius-attributes.ts";
 
 export const RadiusProviderRequest = t.Object({
@@ -142,20 +148,7 @@ export async function getRadiusProvider(db: Db, id: number): Promise<ProviderRow
 
 async function check(db: Db, input: Partial<RadiusProviderRequest>, except?: number): Promise<void> {
   const fields: Record<string, string[]> = {};
-  if (input.name !== undefined) {
-    let q = db.selectFrom("providers").select("id").where("name", "=", input.name);
-    if (except !== undefined) q = q.where("id", "!=", except);
-    if (await q.executeTakeFirst()) fields.name = ["Provider with this name already exists."];
-  }
-  for (const field of ["authorization_flow", "invalidation_flow", "authentication_flow"] as const) {
-    const id = input[field];
-    if (
-      id &&
-      !(await db.selectFrom("flows").select("flow_uuid").where("flow_uuid", "=", id).executeTakeFirst())
-    ) {
-      fields[field] = [`Invalid pk "${id}" - object does not exist.`];
-    }
-  }
+  await checkProviderBasics(db, input, fields, except);
   if (input.certificate && !(await pairExists(db, input.certificate))) {
     fields.certificate = [`Invalid pk "${input.certificate}" - object does not exist.`];
   }
@@ -236,18 +229,6 @@ function intKey(raw: string): string {
   return raw;
 }
 
-/** Tells every outpost serving this provider to refresh, once the change has committed. */
-async function notifyOutposts(ctx: CoreContext, db: Db, id: number, afterCommit: AfterCommit): Promise<void> {
-  const rows = await db
-    .selectFrom("outpost_providers")
-    .select("outpost_uuid")
-    .where("provider_id", "=", id)
-    .execute();
-  afterCommit(() => {
-    for (const r of rows) ctx.signals.emit({ kind: "outpost_changed", outpost: r.outpost_uuid });
-  });
-}
-
 export function radiusProvidersController(ctx: CoreContext) {
   return crudRoutes(ctx, {
     prefix: "/providers/radius",
@@ -261,11 +242,11 @@ export function radiusProvidersController(ctx: CoreContext) {
     create: (db, input) => createProvider(db, input),
     update: async (db, key, input, afterCommit) => {
       const row = await updateProvider(db, Number(key), input);
-      await notifyOutposts(ctx, db, row.id, afterCommit);
+      await notifyProviderOutposts(ctx, db, row.id, afterCommit);
       return row;
     },
     remove: async (db, key, afterCommit) => {
-      await notifyOutposts(ctx, db, Number(key), afterCommit);
+      await notifyProviderOutposts(ctx, db, Number(key), afterCommit);
       return deleteProvider(db, Number(key));
     },
     serialize: async (db, row) => (await serialize(db, [row]))[0],
@@ -273,39 +254,13 @@ export function radiusProvidersController(ctx: CoreContext) {
   });
 }
 
-/** The RADIUS providers an outpost token may see: those of its own outpost (superusers: all). */
-async function outpostProviders(ctx: CoreContext, actor: Actor): Promise<ProviderRow[]> {
-  let q = ctx.store.db.selectFrom("providers").selectAll().where("kind", "=", "radius");
-  if (!actor.superuser) {
-    const outpost = await outpostOfUser(ctx.store.db, actor.user.id);
-    if (!outpost) throw forbidden("RP0010NotAnOutpost");
-    q = q.where("id", "in", (eb) =>
-      eb
-        .selectFrom("outpost_providers")
-        .select("provider_id")
-        .where("outpost_uuid", "=", outpost.outpost_uuid),
-    );
-  }
-  return q.orderBy("id").execute();
-}
-
 export function radiusOutpostController(ctx: CoreContext) {
-  const slugOf = async (uuid: string | null) =>
-    uuid
-      ? ((
-          await ctx.store.db
-            .selectFrom("flows")
-            .select("slug")
-            .where("flow_uuid", "=", uuid)
-            .executeTakeFirst()
-        )?.slug ?? null)
-      : null;
   return new Elysia({ prefix: "/outposts/radius" })
     .use(authenticated(ctx))
     .get(
       "/",
       async ({ actor, search }) => {
-        const rows = await outpostProviders(ctx, actor);
+        const rows = await outpostProviders(ctx, actor, "radius");
         const apps = await assignedApplications(
           ctx.store.db,
           rows.map((r) => r.id),
@@ -317,7 +272,7 @@ export function radiusOutpostController(ctx: CoreContext) {
               pk: row.id,
               name: row.name,
               application_slug: apps.backchannel.get(row.id)?.slug ?? apps.direct.get(row.id)?.slug ?? "",
-              auth_flow_slug: (await slugOf(row.authorization_flow)) ?? "",
+              auth_flow_slug: (await flowSlug(ctx.store.db, row.authorization_flow)) ?? "",
               client_networks: s.client_networks,
               shared_secret: s.shared_secret,
               mfa_support: s.mfa_support,
