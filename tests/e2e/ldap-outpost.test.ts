@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -8,22 +8,12 @@ import { startServer } from "../../core/src/http/server.ts";
 import { type EmbeddedOutposts, startEmbeddedOutposts } from "../../core/src/outposts/embedded.ts";
 import { memoryLogger } from "../../shared/log.ts";
 import { startTestCore, type TestCore } from "../support/core.ts";
+import { outpostCommand } from "../support/outposts.ts";
 import { freePort } from "../support/process.ts";
 import { needTool, run } from "../support/tools.ts";
 
 const BASE = "dc=ldap,dc=goauthentik,dc=io";
 const ready = needTool("ldapsearch", "apt-get install ldap-utils");
-
-/** The compiled binary, copied out of the checkout (it must not lean on files beside it), or `bun run`. */
-async function outpostCommand(mode: "binary" | "bun run", dir: string): Promise<string[]> {
-  if (mode === "bun run") return [process.execPath, join(import.meta.dir, "../../outposts/ldap/main.ts")];
-  const build = await run([process.execPath, join(import.meta.dir, "../../scripts/build.ts")]);
-  if (build.code !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
-  const binary = join(dir, "gatehouse-ldap");
-  copyFileSync(join(import.meta.dir, "../../dist/gatehouse-ldap"), binary);
-  chmodSync(binary, 0o755);
-  return [binary];
-}
 
 for (const mode of ["binary", "bun run", "embedded"] as const)
   describe.skipIf(!ready)(`the LDAP outpost (${mode}) against ldapwhoami and ldapsearch`, () => {
@@ -109,7 +99,7 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
           memoryLogger("warn"),
         );
       } else
-        outpost = Bun.spawn(await outpostCommand(mode, dataDir), {
+        outpost = Bun.spawn(await outpostCommand("ldap", mode, dataDir), {
           env: {
             PATH: process.env.PATH,
             GATEHOUSE_HOST: `http://127.0.0.1:${core.server.port}`,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createSocket } from "node:dgram";
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -10,23 +10,13 @@ import { type EmbeddedOutposts, startEmbeddedOutposts } from "../../core/src/out
 import { radiusCodec } from "../../outposts/radius/dictionary.ts";
 import { memoryLogger } from "../../shared/log.ts";
 import { startTestCore, type TestCore } from "../support/core.ts";
+import { outpostCommand } from "../support/outposts.ts";
 import { freePort } from "../support/process.ts";
 import { needTool, run } from "../support/tools.ts";
 
 const ready = needTool("radclient", "apt-get install freeradius-utils");
 const SECRET = "local-secret-1";
 const WIDE_SECRET = "wide-secret-1";
-
-/** The compiled binary, copied out of the checkout (it must not lean on files beside it), or `bun run`. */
-async function outpostCommand(mode: "binary" | "bun run", dir: string): Promise<string[]> {
-  if (mode === "bun run") return [process.execPath, join(import.meta.dir, "../../outposts/radius/main.ts")];
-  const build = await run([process.execPath, join(import.meta.dir, "../../scripts/build.ts")]);
-  if (build.code !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
-  const binary = join(dir, "gatehouse-radius");
-  copyFileSync(join(import.meta.dir, "../../dist/gatehouse-radius"), binary);
-  chmodSync(binary, 0o755);
-  return [binary];
-}
 
 for (const mode of ["binary", "bun run", "embedded"] as const)
   describe.skipIf(!ready)(`the RADIUS outpost (${mode}) against radclient`, () => {
@@ -124,7 +114,7 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
         );
         return;
       }
-      outpost = Bun.spawn(await outpostCommand(mode, dataDir), {
+      outpost = Bun.spawn(await outpostCommand("radius", mode, dataDir), {
         env: {
           PATH: process.env.PATH,
           GATEHOUSE_HOST: `http://127.0.0.1:${core.server.port}`,
