@@ -56,6 +56,7 @@ export type Outcome =
   | "drop_malformed"
   | "drop_bad_authenticator"
   | "drop_unknown_code"
+  | "status"
   | "drop_in_progress"
   | "drop_flood";
 
@@ -71,6 +72,8 @@ export interface HandlerOptions {
 }
 
 const ACCESS_REQUEST = 1;
+/** RFC 5997: "are you alive?", from NAS monitoring; answered without authenticating anyone. */
+const STATUS_SERVER = 12;
 const MAX_PACKET = 4096;
 
 interface Pending {
@@ -98,9 +101,10 @@ export class RadiusHandler {
     if (packet.length < 20 || packet.length > MAX_PACKET) return { outcome: "drop_malformed" };
     const length = packet.readUInt16BE(2);
     if (length < 20 || length > packet.length) return { outcome: "drop_malformed" };
-    if (packet[0] !== ACCESS_REQUEST) return { outcome: "drop_unknown_code" };
+    if (packet[0] !== ACCESS_REQUEST && packet[0] !== STATUS_SERVER) return { outcome: "drop_unknown_code" };
     const provider = mostSpecific(this.o.networks(), address)?.value;
     if (!provider) return { outcome: "drop_unknown_client" };
+    if (packet[0] === STATUS_SERVER) return this.status(packet, provider);
 
     const now = this.now();
     this.sweep(now);
@@ -135,6 +139,20 @@ export class RadiusHandler {
     const reply = this.encode(request, provider, answer.code, answer.attributes);
     entry.reply = reply;
     return { reply, outcome: answer.outcome };
+  }
+
+  /** Status-Server must carry a valid Message-Authenticator (RFC 5997 §3); the answer is an Access-Accept. */
+  private status(packet: Buffer, provider: RadiusProvider): { reply?: Buffer; outcome: Outcome } {
+    let request: RadiusRequest;
+    try {
+      request = decodeRequest(packet, provider.shared_secret);
+    } catch (err) {
+      if (err instanceof BadAuthenticator) return { outcome: "drop_bad_authenticator" };
+      if (err instanceof MalformedPacket) return { outcome: "drop_malformed" };
+      throw err;
+    }
+    if (!request.hasMessageAuthenticator) return { outcome: "drop_bad_authenticator" };
+    return { reply: encodeReply(Code.accessAccept, request, [], provider.shared_secret), outcome: "status" };
   }
 
   private async answer(

@@ -242,6 +242,16 @@ for (const mode of ["binary", "bun run", "embedded"] as const)
       expect(outpost?.exitCode ?? null).toBeNull();
     });
 
+    test("Status-Server (RFC 5997) is answered for monitoring, only with a valid Message-Authenticator", async () => {
+      const status = (secret: string, attrs: string) =>
+        run(["radclient", "-x", "-r", "1", "-t", "2", `127.0.0.1:${port}`, "status", secret], `${attrs}\n`);
+      const ok = await status(SECRET, "Message-Authenticator = 0x00");
+      expect(ok.stdout + ok.stderr).toContain("Received Access-Accept");
+      const wrong = await status("not-the-secret", "Message-Authenticator = 0x00");
+      expect(wrong.stdout + wrong.stderr).not.toContain("Received");
+      expect(await metric("status")).toBeGreaterThanOrEqual(1);
+    });
+
     test("MFA: password;code, and password then Access-Challenge then code", async () => {
       const ctx = t.core.ctx;
       const eve = (await t.api("GET", "/api/v3/core/users/?username=eve")).body.results[0];
