@@ -18,6 +18,7 @@ import { flowBindingsController, flowsController } from "../flows/index.ts";
 import { groupsController } from "../groups/index.ts";
 import { invitationsController } from "../invitations/index.ts";
 import type { CoreMetrics } from "../metrics.ts";
+import { oauth2Controller } from "../oauth2/index.ts";
 import { outpostsController } from "../outposts/index.ts";
 import { policiesController } from "../policies/index.ts";
 import { reputationScoresController } from "../policies/reputation-scores.ts";
@@ -98,7 +99,16 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
             theme: "/api/v3/docs/assets/swagger-ui.css",
           },
           exclude: {
-            paths: [/^\/api\/v3\/docs/, /^\/-\//, "/metrics", /^\/setup/, /^\/if\//, /^\/static\//, "/"],
+            paths: [
+              /^\/api\/v3\/docs/,
+              /^\/-\//,
+              "/metrics",
+              /^\/setup/,
+              /^\/if\//,
+              /^\/static\//,
+              /^\/application\//,
+              "/",
+            ],
           },
         }),
       )
@@ -118,6 +128,7 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
       )
       .use(setupPage(ctx))
       .use(uiController(ctx))
+      .use(oauth2Controller(ctx))
       .use(api)
   );
 }
