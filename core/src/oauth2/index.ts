@@ -6,6 +6,7 @@
 import { Elysia } from "elysia";
 import type { CoreContext } from "../context.ts";
 import { jwks } from "./keys.ts";
+import { tokenEndpoint } from "./token.ts";
 
 const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
@@ -22,19 +23,21 @@ async function providerOfApplication(ctx: CoreContext, slug: string) {
 }
 
 export function oauth2Controller(ctx: CoreContext) {
-  return new Elysia({ prefix: "/application/o" }).get("/:slug/jwks/", async ({ params }) => {
-    const provider = await providerOfApplication(ctx, params.slug);
-    if (!provider) return json({ detail: "Not found." }, 404);
-    try {
-      // Public, and the same for everyone: caches may keep it a while.
-      return json(await jwks(ctx.store.db, provider), 200, { "cache-control": "public, max-age=300" });
-    } catch (err) {
-      ctx.log.error("a provider's signing key cannot be used", {
-        code: "OA0001SigningKey",
-        provider: provider.name,
-        error: (err as Error).message,
-      });
-      return json({ detail: "The provider's signing key cannot be used." }, 500);
-    }
-  });
+  return new Elysia({ prefix: "/application/o" })
+    .post("/token/", ({ request }) => tokenEndpoint(ctx, request), { parse: "none" })
+    .get("/:slug/jwks/", async ({ params }) => {
+      const provider = await providerOfApplication(ctx, params.slug);
+      if (!provider) return json({ detail: "Not found." }, 404);
+      try {
+        // Public, and the same for everyone: caches may keep it a while.
+        return json(await jwks(ctx.store.db, provider), 200, { "cache-control": "public, max-age=300" });
+      } catch (err) {
+        ctx.log.error("a provider's signing key cannot be used", {
+          code: "OA0001SigningKey",
+          provider: provider.name,
+          error: (err as Error).message,
+        });
+        return json({ detail: "The provider's signing key cannot be used." }, 500);
+      }
+    });
 }
