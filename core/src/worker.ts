@@ -6,6 +6,7 @@ import type { CoreContext } from "./context.ts";
 import { deleteExpiredEvents } from "./events/service.ts";
 import { deleteExpiredFlowTokens } from "./flows/executor/flow-tokens.ts";
 import { deleteExpiredPlans } from "./flows/executor/state.ts";
+import { deleteExpiredOAuth2Tokens } from "./oauth2/introspect.ts";
 import { deleteExpiredReputation } from "./policies/reputation.ts";
 import { deleteExpiredSessions } from "./sessions/service.ts";
 
@@ -19,6 +20,7 @@ export async function housekeeping(
   const flows = await deleteExpiredPlans(ctx);
   await deleteExpiredReputation(ctx);
   await deleteExpiredFlowTokens(ctx);
+  await deleteExpiredOAuth2Tokens(ctx);
   if (events + sessions + flows > 0) {
     ctx.log.info("housekeeping", {
       expired_events: events,

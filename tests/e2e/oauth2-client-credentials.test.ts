@@ -59,6 +59,8 @@ describe("OAuth2 client credentials", () => {
       {
         issuer: issuer(),
         token_endpoint: `${base}/application/o/token/`,
+        introspection_endpoint: `${base}/application/o/introspect/`,
+        revocation_endpoint: `${base}/application/o/revoke/`,
         id_token_signing_alg_values_supported: ["ES256"],
       },
       provider.client_id,
@@ -92,6 +94,61 @@ describe("OAuth2 client credentials", () => {
       expect(payload.sub).toMatch(/^[0-9a-f]{64}$/); // hashed_user_id
       expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(300);
     });
+
+  test("introspection says active with the token's facts until it is revoked (RFC 7662, RFC 7009)", async () => {
+    const c = config("basic");
+    const { access_token } = await oidc.clientCredentialsGrant(c, { scope: "email" });
+    const live = await oidc.tokenIntrospection(c, access_token);
+    expect(live).toMatchObject({
+      active: true,
+      scope: "email",
+      client_id: provider.client_id,
+      token_type: "Bearer",
+      iss: issuer(),
+    });
+    expect(live.sub).toMatch(/^[0-9a-f]{64}$/);
+    expect(live.exp).toBeGreaterThan(Date.now() / 1000);
+    // Unknown tokens are inactive, not errors.
+    expect((await oidc.tokenIntrospection(c, "not-a-token")).active).toBe(false);
+    await oidc.tokenRevocation(c, access_token);
+    expect((await oidc.tokenIntrospection(c, access_token)).active).toBe(false);
+    // Revoking again, or revoking nonsense, is still 200.
+    await oidc.tokenRevocation(c, access_token);
+    await oidc.tokenRevocation(c, "nonsense");
+    // Another client can neither see nor revoke this provider's tokens.
+    const fresh = (await oidc.clientCredentialsGrant(c, { scope: "email" })).access_token;
+    const flow = async (slug: string) => (await t.api("GET", `/api/v3/flows/instances/${slug}/`)).body.pk;
+    const other = (
+      await t.api("POST", "/api/v3/providers/oauth2/", {
+        body: {
+          name: "other",
+          authorization_flow: await flow("default-provider-authorization-implicit-consent"),
+          invalidation_flow: await flow("default-invalidation-flow"),
+          redirect_uris: [],
+        },
+      })
+    ).body;
+    const otherConfig = new oidc.Configuration(
+      {
+        issuer: `${base}/`,
+        introspection_endpoint: `${base}/application/o/introspect/`,
+        revocation_endpoint: `${base}/application/o/revoke/`,
+      },
+      other.client_id,
+      other.client_secret,
+    );
+    oidc.allowInsecureRequests(otherConfig);
+    expect((await oidc.tokenIntrospection(otherConfig, fresh)).active).toBe(false);
+    await oidc.tokenRevocation(otherConfig, fresh);
+    expect((await oidc.tokenIntrospection(c, fresh)).active).toBe(true);
+    // And without a valid secret: invalid_client.
+    const bad = await fetch(`${base}/application/o/introspect/`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `token=${fresh}&client_id=${provider.client_id}&client_secret=wrong`,
+    });
+    expect(bad.status).toBe(401);
+  });
 
   test("the service account is made once and is an internal service account", async () => {
     const users = await t.api("GET", "/api/v3/core/users/?username=ak-billing-client_credentials");

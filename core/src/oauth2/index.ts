@@ -5,6 +5,7 @@
  */
 import { Elysia } from "elysia";
 import type { CoreContext } from "../context.ts";
+import { introspectionEndpoint, revocationEndpoint } from "./introspect.ts";
 import { jwks } from "./keys.ts";
 import { tokenEndpoint } from "./token.ts";
 
@@ -25,6 +26,8 @@ async function providerOfApplication(ctx: CoreContext, slug: string) {
 export function oauth2Controller(ctx: CoreContext) {
   return new Elysia({ prefix: "/application/o" })
     .post("/token/", ({ request }) => tokenEndpoint(ctx, request), { parse: "none" })
+    .post("/introspect/", ({ request }) => introspectionEndpoint(ctx, request), { parse: "none" })
+    .post("/revoke/", ({ request }) => revocationEndpoint(ctx, request), { parse: "none" })
     .get("/:slug/jwks/", async ({ params }) => {
       const provider = await providerOfApplication(ctx, params.slug);
       if (!provider) return json({ detail: "Not found." }, 404);

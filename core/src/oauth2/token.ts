@@ -6,12 +6,12 @@
  * the scopes it asked for. Errors are RFC 6749 §5.2's, with 401 and WWW-Authenticate for a failed Basic.
  */
 import { randomUUID } from "node:crypto";
-import { constantTimeEqual } from "../../../shared/crypto.ts";
+import { constantTimeEqual, sha256Hex } from "../../../shared/crypto.ts";
 import type { CoreContext } from "../context.ts";
 import { celUser, compileExpression } from "../policies/expression.ts";
 import type { ProviderRow } from "../providers/base.ts";
 import { oauth2Settings, timedeltaMs } from "../providers/oauth2.ts";
-import { fromJson } from "../store/codec.ts";
+import { asJson, fromJson } from "../store/codec.ts";
 import { userUid } from "../users/serialize.ts";
 import { createUser, findUserByUsername } from "../users/service.ts";
 import { signingKey, signJwt } from "./keys.ts";
@@ -115,24 +115,40 @@ function celJson(value: unknown): unknown {
   return value;
 }
 
+/** The form body of a token, introspection or revocation request; anything else is invalid_request. */
+export async function formBody(request: Request): Promise<URLSearchParams> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!type.startsWith("application/x-www-form-urlencoded"))
+    throw new OAuthError("invalid_request", "the request body must be application/x-www-form-urlencoded");
+  return new URLSearchParams(await request.text());
+}
+
+/**
+ * The confidential client making the request, authenticated by its secret (RFC 6749 §2.3.1), or
+ * invalid_client. The secret is compared even for an unknown client, so timing tells nothing.
+ */
+export async function authenticateClient(
+  ctx: CoreContext,
+  request: Request,
+  form: URLSearchParams,
+): Promise<ProviderRow> {
+  const client = clientCredentials(request, form);
+  const provider = await providerByClientId(ctx, client.clientId);
+  const settings = provider && oauth2Settings(provider);
+  const secretOk = constantTimeEqual(client.clientSecret ?? "", settings?.client_secret ?? "\0");
+  if (!provider || !settings || settings.client_type !== "confidential" || !client.clientSecret || !secretOk)
+    throw invalidClient(client.basic);
+  return provider;
+}
+
 export async function tokenEndpoint(ctx: CoreContext, request: Request): Promise<Response> {
   try {
-    const type = request.headers.get("content-type") ?? "";
-    if (!type.startsWith("application/x-www-form-urlencoded"))
-      throw new OAuthError("invalid_request", "the request body must be application/x-www-form-urlencoded");
-    const form = new URLSearchParams(await request.text());
+    const form = await formBody(request);
     const grantType = form.get("grant_type");
     if (!grantType) throw new OAuthError("invalid_request", "grant_type is missing");
-    const client = clientCredentials(request, form);
-    const provider = await providerByClientId(ctx, client.clientId);
-    const settings = provider && oauth2Settings(provider);
-    // Compared even when there is no client to compare with, so timing says nothing about which exist.
-    const secretOk = constantTimeEqual(client.clientSecret ?? "", settings?.client_secret ?? "\0");
-    if (!provider || !settings) throw invalidClient(client.basic);
+    const provider = await authenticateClient(ctx, request, form);
     if (grantType !== "client_credentials")
       throw new OAuthError("unsupported_grant_type", `grant_type ${grantType} is not supported yet`);
-    if (settings.client_type !== "confidential" || !client.clientSecret || !secretOk)
-      throw invalidClient(client.basic);
     return await clientCredentialsGrant(ctx, request, provider, form);
   } catch (err) {
     if (err instanceof OAuthError) return oauthErrorResponse(err);
@@ -183,7 +199,23 @@ async function clientCredentialsGrant(
     exp: now + lifetime,
   };
   const key = await signingKey(ctx.store.db, provider);
-  const accessToken = await signJwt(key, { ...claims, ...base, scope: scopes.join(" "), jti: randomUUID() });
+  const accessClaims = { ...claims, ...base, scope: scopes.join(" "), jti: randomUUID() };
+  const accessToken = await signJwt(key, accessClaims);
+  // Kept by hash, so introspection and revocation can find it; the token itself is not stored.
+  await ctx.store.db
+    .insertInto("oauth2_tokens")
+    .values({
+      token_hash: sha256Hex(accessToken),
+      kind: "access",
+      provider_id: provider.id,
+      user_id: user.id,
+      scope: scopes.join(" "),
+      claims: asJson(accessClaims),
+      created: new Date(now * 1000).toISOString(),
+      expires: new Date((now + lifetime) * 1000).toISOString(),
+      revoked: false,
+    })
+    .execute();
   const idToken = await signJwt(key, { ...(settings.include_claims_in_id_token ? claims : {}), ...base });
   return oauthJson({
     access_token: accessToken,

@@ -211,6 +211,20 @@ export interface ReputationsTable {
   expires: Timestamp;
 }
 
+export interface OAuth2TokensTable {
+  /** SHA-256 (hex) of the token as issued. */
+  token_hash: string;
+  kind: "access" | "refresh";
+  provider_id: number;
+  user_id: number;
+  scope: string;
+  /** The token's claims (for introspection answers). */
+  claims: Json;
+  created: Timestamp;
+  expires: Timestamp;
+  revoked: Bool;
+}
+
 export interface PromptsTable {
   prompt_uuid: string;
   name: string;
@@ -374,6 +388,7 @@ export interface Database {
   brands: BrandsTable;
   blueprint_instances: BlueprintInstancesTable;
   reputations: ReputationsTable;
+  oauth2_tokens: OAuth2TokensTable;
   prompts: PromptsTable;
   invitations: InvitationsTable;
   flow_tokens: FlowTokensTable;

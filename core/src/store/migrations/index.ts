@@ -11,6 +11,7 @@ import { migration0010 } from "./0010_applications.ts";
 import { migration0011 } from "./0011_certificates.ts";
 import { migration0012 } from "./0012_property_mappings.ts";
 import { migration0013 } from "./0013_scope_mappings.ts";
+import { migration0014 } from "./0014_oauth2_tokens.ts";
 import type { StoreMigration } from "./types.ts";
 
 /** Every migration the code knows, in order. Append only; never edit one that has shipped. */
@@ -28,4 +29,5 @@ export const migrations: readonly StoreMigration[] = [
   migration0011,
   migration0012,
   migration0013,
+  migration0014,
 ];

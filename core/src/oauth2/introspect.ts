@@ -1,0 +1,80 @@
+/**
+ * Token introspection (RFC 7662, /application/o/introspect/) and revocation (RFC 7009,
+ * /application/o/revoke/) for the tokens a provider issued, asked by that provider's own client. A token
+ * is found by the hash of its value; an unknown, expired, revoked or other client's token is simply
+ * inactive (introspection) or ignored (revocation, which answers 200 either way).
+ */
+import { sha256Hex } from "../../../shared/crypto.ts";
+import type { CoreContext } from "../context.ts";
+import { fromJson, toBool, toIso } from "../store/codec.ts";
+import { authenticateClient, formBody, OAuthError, oauthErrorResponse, oauthJson } from "./token.ts";
+
+async function issued(ctx: CoreContext, providerId: number, token: string) {
+  const row = await ctx.store.db
+    .selectFrom("oauth2_tokens")
+    .selectAll()
+    .where("token_hash", "=", sha256Hex(token))
+    .where("provider_id", "=", providerId)
+    .executeTakeFirst();
+  return row;
+}
+
+export async function introspectionEndpoint(ctx: CoreContext, request: Request): Promise<Response> {
+  try {
+    const form = await formBody(request);
+    const provider = await authenticateClient(ctx, request, form);
+    const token = form.get("token");
+    if (!token) throw new OAuthError("invalid_request", "token is missing");
+    const row = await issued(ctx, provider.id, token);
+    const active =
+      row !== undefined &&
+      !toBool(row.revoked) &&
+      new Date(toIso(row.expires)).getTime() > ctx.clock().getTime();
+    if (!row || !active) return oauthJson({ active: false });
+    const claims = fromJson<Record<string, unknown>>(row.claims);
+    return oauthJson({
+      active: true,
+      scope: row.scope,
+      client_id: claims.aud,
+      token_type: "Bearer",
+      exp: claims.exp,
+      iat: claims.iat,
+      sub: claims.sub,
+      aud: claims.aud,
+      iss: claims.iss,
+      jti: claims.jti,
+      ...(typeof claims.preferred_username === "string" && { username: claims.preferred_username }),
+    });
+  } catch (err) {
+    if (err instanceof OAuthError) return oauthErrorResponse(err);
+    throw err;
+  }
+}
+
+export async function revocationEndpoint(ctx: CoreContext, request: Request): Promise<Response> {
+  try {
+    const form = await formBody(request);
+    const provider = await authenticateClient(ctx, request, form);
+    const token = form.get("token");
+    if (!token) throw new OAuthError("invalid_request", "token is missing");
+    await ctx.store.db
+      .updateTable("oauth2_tokens")
+      .set({ revoked: true })
+      .where("token_hash", "=", sha256Hex(token))
+      .where("provider_id", "=", provider.id)
+      .execute();
+    return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });
+  } catch (err) {
+    if (err instanceof OAuthError) return oauthErrorResponse(err);
+    throw err;
+  }
+}
+
+/** Housekeeping: tokens past their expiry are of no use to anyone. */
+export async function deleteExpiredOAuth2Tokens(ctx: CoreContext): Promise<number> {
+  const result = await ctx.store.db
+    .deleteFrom("oauth2_tokens")
+    .where("expires", "<", ctx.clock().toISOString())
+    .executeTakeFirst();
+  return Number(result.numDeletedRows ?? 0);
+}
