@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { type PublicJwk, publicKeyOf, signingKey, signJwt } from "../../core/src/oauth2/keys.ts";
+import { housekeeping } from "../../core/src/worker.ts";
 import { backendNames, startTestCore, type TestCore } from "../support/core.ts";
 
 for (const backend of backendNames()) {
@@ -99,3 +100,55 @@ for (const backend of backendNames()) {
     });
   });
 }
+
+describe("OAuth2 token expiry", () => {
+  let t: TestCore;
+  let now = new Date("2030-01-01T00:00:00Z");
+  beforeAll(async () => {
+    t = await startTestCore("sqlite", {}, () => new Date(now));
+  });
+  afterAll(() => t.stop());
+
+  test("an access token is inactive after access_token_validity, and housekeeping deletes it", async () => {
+    const flow = async (slug: string) => (await t.api("GET", `/api/v3/flows/instances/${slug}/`)).body.pk;
+    const provider = (
+      await t.api("POST", "/api/v3/providers/oauth2/", {
+        body: {
+          name: "short",
+          authorization_flow: await flow("default-provider-authorization-implicit-consent"),
+          invalidation_flow: await flow("default-invalidation-flow"),
+          redirect_uris: [],
+          access_token_validity: "minutes=2",
+        },
+      })
+    ).body;
+    await t.api("POST", "/api/v3/core/applications/", {
+      body: { name: "Short", slug: "short", provider: provider.pk },
+    });
+    const post = (path: "token" | "introspect", body: Record<string, string>) =>
+      t.core.app.handle(
+        new Request(`http://gatehouse.test/application/o/${path}/`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({
+            client_id: provider.client_id,
+            client_secret: provider.client_secret,
+            ...body,
+          }),
+        }),
+      );
+    const issued = (await (await post("token", { grant_type: "client_credentials" })).json()) as {
+      access_token: string;
+      expires_in: number;
+    };
+    expect(issued.expires_in).toBe(120);
+    const introspect = async () =>
+      (await (await post("introspect", { token: issued.access_token })).json()) as { active: boolean };
+    expect((await introspect()).active).toBe(true);
+    now = new Date(now.getTime() + 121_000);
+    expect((await introspect()).active).toBe(false);
+    await housekeeping(t.core.ctx);
+    const left = await t.core.ctx.store.db.selectFrom("oauth2_tokens").selectAll().execute();
+    expect(left).toHaveLength(0);
+  });
+});
