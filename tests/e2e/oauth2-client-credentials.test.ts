@@ -53,29 +53,21 @@ describe("OAuth2 client credentials", () => {
     await t?.stop();
   });
 
-  const config = (auth: "post" | "basic") => {
-    const c = new oidc.Configuration(
-      // (What discovery will say: the token endpoint, and that ID tokens are ES256 with this key.)
-      {
-        issuer: issuer(),
-        token_endpoint: `${base}/application/o/token/`,
-        introspection_endpoint: `${base}/application/o/introspect/`,
-        revocation_endpoint: `${base}/application/o/revoke/`,
-        id_token_signing_alg_values_supported: ["ES256"],
-      },
+  /** openid-client configured through the provider's discovery document. */
+  const config = (auth: "post" | "basic") =>
+    oidc.discovery(
+      new URL(issuer()),
       provider.client_id,
       provider.client_secret,
       auth === "basic"
         ? oidc.ClientSecretBasic(provider.client_secret)
         : oidc.ClientSecretPost(provider.client_secret),
+      { execute: [oidc.allowInsecureRequests] },
     );
-    oidc.allowInsecureRequests(c);
-    return c;
-  };
 
   for (const auth of ["post", "basic"] as const)
     test(`client_secret_${auth}: an ES256 access token for the provider's service account, verifiable with the JWKS`, async () => {
-      const tokens = await oidc.clientCredentialsGrant(config(auth), { scope: "profile email" });
+      const tokens = await oidc.clientCredentialsGrant(await config(auth), { scope: "profile email" });
       expect(tokens.token_type).toBe("bearer");
       expect(tokens.expires_in).toBe(300);
       expect(tokens.scope).toBe("profile email");
@@ -96,7 +88,7 @@ describe("OAuth2 client credentials", () => {
     });
 
   test("introspection says active with the token's facts until it is revoked (RFC 7662, RFC 7009)", async () => {
-    const c = config("basic");
+    const c = await config("basic");
     const { access_token } = await oidc.clientCredentialsGrant(c, { scope: "email" });
     const live = await oidc.tokenIntrospection(c, access_token);
     expect(live).toMatchObject({
@@ -148,6 +140,22 @@ describe("OAuth2 client credentials", () => {
       body: `token=${fresh}&client_id=${provider.client_id}&client_secret=wrong`,
     });
     expect(bad.status).toBe(401);
+  });
+
+  test("discovery lists what is served, at the provider's issuer", async () => {
+    const res = await fetch(`${issuer()}.well-known/openid-configuration`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as Record<string, unknown>;
+    expect(doc).toMatchObject({
+      issuer: issuer(),
+      token_endpoint: `${base}/application/o/token/`,
+      jwks_uri: `${base}/application/o/billing/jwks/`,
+      grant_types_supported: ["client_credentials"],
+      id_token_signing_alg_values_supported: ["ES256"],
+    });
+    expect(doc.scopes_supported).toEqual(expect.arrayContaining(["openid", "email", "profile", "ak_proxy"]));
+    expect(doc).not.toHaveProperty("authorization_endpoint"); // not served yet
+    expect((await fetch(`${base}/application/o/nope/.well-known/openid-configuration`)).status).toBe(404);
   });
 
   test("the service account is made once and is an internal service account", async () => {
