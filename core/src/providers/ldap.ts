@@ -6,24 +6,20 @@ import { type Static, Type as t } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { notFound, validationError } from "../../../shared/errors.ts";
 import { authenticated } from "../api/authenticated.ts";
-import { crudRoutes } from "../api/crud.ts";
-import { type PageRequest, type Paginated, pageRequest, paginate } from "../api/pagination.ts";
-import { orderingParam } from "../api/query.ts";
+import { pageRequest, paginate } from "../api/pagination.ts";
 import { checkApplicationAccess } from "../applications/service.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { pairExists } from "../crypto/service.ts";
 import { hasPermission } from "../rbac/service.ts";
-import { asJson, fromJson } from "../store/codec.ts";
-import { containsText } from "../store/search.ts";
+import { fromJson } from "../store/codec.ts";
 import {
   assignedApplications,
   checkProviderBasics,
   flowSlug,
-  notifyProviderOutposts,
   outpostProviders,
   type ProviderRow,
-  summarizeProviders,
 } from "./base.ts";
+import { providerCrudRoutes, providerGetter, providerIdKey } from "./crud.ts";
 
 export const SEARCH_FULL_DIRECTORY = "authentik_providers_ldap.search_full_directory";
 const ACCESS_MODES = [t.Literal("direct"), t.Literal("cached")];
@@ -86,57 +82,8 @@ export const ldapSettings = (row: ProviderRow): LdapSettings => ({
   ...fromJson<Partial<LdapSettings>>(row.config),
 });
 
-async function serialize(db: Db, rows: ProviderRow[]) {
-  const summaries = await summarizeProviders(db, rows);
-  const outposts = rows.length
-    ? await db
-        .selectFrom("outpost_providers as l")
-        .innerJoin("outposts as o", "o.outpost_uuid", "l.outpost_uuid")
-        .select(["l.provider_id", "o.name"])
-        .where(
-          "l.provider_id",
-          "in",
-          rows.map((r) => r.id),
-        )
-        .execute()
-    : [];
-  return rows.map((row, i) => ({
-    ...summaries[i],
-    ...ldapSettings(row),
-    outpost_set: outposts.filter((o) => o.provider_id === row.id).map((o) => o.name),
-  }));
-}
-
-async function listProviders(
-  ctx: CoreContext,
-  params: URLSearchParams,
-  page: PageRequest,
-): Promise<Paginated<unknown>> {
-  let q = ctx.store.db.selectFrom("providers").where("kind", "=", "ldap");
-  const name = params.get("name__iexact") ?? params.get("name");
-  if (name) q = q.where("name", "=", name);
-  const search = params.get("search");
-  if (search) q = q.where(containsText(ctx.store.kind, "name", search));
-  const { count } = await q.select((eb) => eb.fn.countAll<number>().as("count")).executeTakeFirstOrThrow();
-  let rows = q.selectAll();
-  for (const o of orderingParam(params, { name: "name", pk: "id" } as const, [
-    { column: "name", direction: "asc" },
-  ]))
-    rows = rows.orderBy(o.column, o.direction);
-  const found = await rows.limit(page.pageSize).offset(page.offset).execute();
-  return paginate(await serialize(ctx.store.db, found), Number(count), page);
-}
-
-export async function getLdapProvider(db: Db, id: number): Promise<ProviderRow> {
-  const row = await db
-    .selectFrom("providers")
-    .selectAll()
-    .where("id", "=", id)
-    .where("kind", "=", "ldap")
-    .executeTakeFirst();
-  if (!row) throw notFound("LP0001ProviderNotFound", "No LDAP Provider matches the given query.");
-  return row;
-}
+export const getLdapProvider = providerGetter("ldap", "LP");
+const intKey = providerIdKey("ldap", "LP");
 
 async function check(db: Db, input: Partial<LdapProviderRequest>, except?: number): Promise<void> {
   const fields: Record<string, string[]> = {};
@@ -171,73 +118,17 @@ const SETTINGS = [
   "bind_mode",
   "mfa_support",
 ] as const;
-const settingsOf = (input: Partial<LdapProviderRequest>) =>
-  Object.fromEntries(SETTINGS.flatMap((k) => (input[k] === undefined ? [] : [[k, input[k]]])));
-
-async function createProvider(db: Db, input: LdapProviderRequest): Promise<ProviderRow> {
-  await check(db, { ...input, base_dn: input.base_dn ?? DEFAULTS.base_dn });
-  return db
-    .insertInto("providers")
-    .values({
-      name: input.name,
-      kind: "ldap",
-      authorization_flow: input.authorization_flow,
-      invalidation_flow: input.invalidation_flow,
-      config: asJson({ ...DEFAULTS, ...settingsOf(input) }),
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
-async function updateProvider(db: Db, id: number, input: Partial<LdapProviderRequest>): Promise<ProviderRow> {
-  const current = await getLdapProvider(db, id);
-  await check(db, input, id);
-  return db
-    .updateTable("providers")
-    .set({
-      ...(input.name !== undefined && { name: input.name }),
-      ...(input.authorization_flow !== undefined && { authorization_flow: input.authorization_flow }),
-      ...(input.invalidation_flow !== undefined && { invalidation_flow: input.invalidation_flow }),
-      config: asJson({ ...ldapSettings(current), ...settingsOf(input) }),
-    })
-    .where("id", "=", id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
-async function deleteProvider(db: Db, id: number): Promise<ProviderRow> {
-  const row = await getLdapProvider(db, id);
-  await db.deleteFrom("providers").where("id", "=", id).execute();
-  return row;
-}
-
-function intKey(raw: string): string {
-  if (!/^\d{1,10}$/.test(raw)) throw notFound("LP0003BadId", "No LDAP Provider matches the given query.");
-  return raw;
-}
-
 export function ldapProvidersController(ctx: CoreContext) {
-  return crudRoutes(ctx, {
-    prefix: "/providers/ldap",
-    tag: "providers",
-    operation: "providers_ldap",
+  return providerCrudRoutes(ctx, {
+    kind: "ldap",
+    code: "LP",
     schema: LdapProviderRequest,
     readOnly: READ_ONLY,
-    key: intKey,
-    list: listProviders,
-    get: (db, key) => getLdapProvider(db, Number(key)),
-    create: (db, input) => createProvider(db, input),
-    update: async (db, key, input, afterCommit) => {
-      const row = await updateProvider(db, Number(key), input);
-      await notifyProviderOutposts(ctx, db, row.id, afterCommit);
-      return row;
-    },
-    remove: async (db, key, afterCommit) => {
-      await notifyProviderOutposts(ctx, db, Number(key), afterCommit);
-      return deleteProvider(db, Number(key));
-    },
-    serialize: async (db, row) => (await serialize(db, [row]))[0],
-    model: (row) => ({ name: "ldapprovider", pk: row.id, label: row.name }),
+    settings: ldapSettings,
+    settingKeys: SETTINGS,
+    initial: () => ({ ...DEFAULTS }),
+    check,
+    servedByOutposts: true,
   });
 }
 

@@ -6,15 +6,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { type Static, Type as t } from "@sinclair/typebox";
-import { notFound, validationError } from "../../../shared/errors.ts";
-import { crudRoutes } from "../api/crud.ts";
-import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
-import { orderingParam } from "../api/query.ts";
+import { validationError } from "../../../shared/errors.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { pairExists } from "../crypto/service.ts";
-import { asJson, fromJson } from "../store/codec.ts";
-import { containsText } from "../store/search.ts";
-import { checkProviderBasics, type ProviderRow, summarizeProviders } from "./base.ts";
+import { fromJson } from "../store/codec.ts";
+import { checkProviderBasics, type ProviderRow } from "./base.ts";
+import { providerCrudRoutes } from "./crud.ts";
 
 const CLIENT_TYPES = ["confidential", "public"] as const;
 const SUB_MODES = [
@@ -210,108 +207,20 @@ const SETTINGS = [
   "jwt_federation_sources",
   "jwt_federation_providers",
 ] as const;
-const settingsOf = (input: Partial<OAuth2ProviderRequest>) =>
-  Object.fromEntries(SETTINGS.flatMap((k) => (input[k] === undefined ? [] : [[k, input[k]]])));
-
 /** authentik's generated credentials: a 40-character client id and a 128-character secret. */
 const generated = (length: number) => randomBytes(length).toString("base64url").slice(0, length);
 
-async function getProvider(db: Db, id: number): Promise<ProviderRow> {
-  const row = await db
-    .selectFrom("providers")
-    .selectAll()
-    .where("id", "=", id)
-    .where("kind", "=", "oauth2")
-    .executeTakeFirst();
-  if (!row) throw notFound("OP0001ProviderNotFound", "No OAuth2/OpenID Provider matches the given query.");
-  return row;
-}
-
-async function list(
-  ctx: CoreContext,
-  params: URLSearchParams,
-  page: PageRequest,
-): Promise<Paginated<unknown>> {
-  let q = ctx.store.db.selectFrom("providers").selectAll().where("kind", "=", "oauth2");
-  const name = params.get("name__iexact") ?? params.get("name");
-  if (name) q = q.where("name", "=", name);
-  const search = params.get("search");
-  if (search) q = q.where(containsText(ctx.store.kind, "name", search));
-  for (const o of orderingParam(params, { name: "name", pk: "id" } as const, [
-    { column: "name", direction: "asc" },
-  ]))
-    q = q.orderBy(o.column, o.direction);
-  // Settings live in the provider's JSON: filters on them (client_id, …) run here. Providers are few.
-  let rows = await q.execute();
-  for (const field of ["client_id", "client_type", "issuer_mode", "sub_mode"] as const) {
-    const value = params.get(field);
-    if (value) rows = rows.filter((r) => oauth2Settings(r)[field] === value);
-  }
-  const found = rows.slice(page.offset, page.offset + page.pageSize);
-  return paginate(await serialize(ctx.store.db, found), rows.length, page);
-}
-
-async function serialize(db: Db, rows: ProviderRow[]) {
-  const summaries = await summarizeProviders(db, rows);
-  return rows.map((row, i) => ({ ...summaries[i], ...oauth2Settings(row) }));
-}
-
-function intKey(raw: string): string {
-  if (!/^\d{1,10}$/.test(raw))
-    throw notFound("OP0003BadId", "No OAuth2/OpenID Provider matches the given query.");
-  return raw;
-}
-
 export function oauth2ProvidersController(ctx: CoreContext) {
-  return crudRoutes(ctx, {
-    prefix: "/providers/oauth2",
-    tag: "providers",
-    operation: "providers_oauth2",
+  return providerCrudRoutes(ctx, {
+    kind: "oauth2",
+    code: "OP",
     schema: OAuth2ProviderRequest,
     readOnly: READ_ONLY,
-    key: intKey,
-    list,
-    get: (db, key) => getProvider(db, Number(key)),
-    async create(db, input) {
-      await check(db, input);
-      return db
-        .insertInto("providers")
-        .values({
-          name: input.name,
-          kind: "oauth2",
-          authorization_flow: input.authorization_flow,
-          invalidation_flow: input.invalidation_flow,
-          config: asJson({
-            ...DEFAULTS,
-            client_id: generated(40),
-            client_secret: generated(128),
-            ...settingsOf(input),
-          }),
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-    },
-    async update(db, key, input) {
-      const current = await getProvider(db, Number(key));
-      await check(db, input, current.id);
-      return db
-        .updateTable("providers")
-        .set({
-          ...(input.name !== undefined && { name: input.name }),
-          ...(input.authorization_flow !== undefined && { authorization_flow: input.authorization_flow }),
-          ...(input.invalidation_flow !== undefined && { invalidation_flow: input.invalidation_flow }),
-          config: asJson({ ...oauth2Settings(current), ...settingsOf(input) }),
-        })
-        .where("id", "=", current.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-    },
-    async remove(db, key) {
-      const row = await getProvider(db, Number(key));
-      await db.deleteFrom("providers").where("id", "=", row.id).execute();
-      return row;
-    },
-    serialize: async (db, row) => (await serialize(db, [row]))[0],
-    model: (row) => ({ name: "oauth2provider", pk: row.id, label: row.name }),
+    settings: oauth2Settings,
+    settingKeys: SETTINGS,
+    initial: () => ({ ...DEFAULTS, client_id: generated(40), client_secret: generated(128) }),
+    check,
+    servedByOutposts: false,
+    settingFilters: ["client_id", "client_type", "issuer_mode", "sub_mode"],
   });
 }

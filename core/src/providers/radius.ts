@@ -8,23 +8,19 @@ import { type Static, Type as t } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { notFound, validationError } from "../../../shared/errors.ts";
 import { authenticated } from "../api/authenticated.ts";
-import { crudRoutes } from "../api/crud.ts";
-import { type PageRequest, type Paginated, pageRequest, paginate } from "../api/pagination.ts";
-import { orderingParam } from "../api/query.ts";
+import { pageRequest, paginate } from "../api/pagination.ts";
 import { checkApplicationAccess } from "../applications/service.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { pairExists } from "../crypto/service.ts";
-import { asJson, fromJson } from "../store/codec.ts";
-import { containsText } from "../store/search.ts";
+import { fromJson } from "../store/codec.ts";
 import {
   assignedApplications,
   checkProviderBasics,
   flowSlug,
-  notifyProviderOutposts,
   outpostProviders,
   type ProviderRow,
-  summarizeProviders,
 } from "./base.ts";
+import { providerCrudRoutes, providerGetter, providerIdKey } from "./crud.ts";
 import { radiusReplyAttributes } from "./radius-attributes.ts";
 
 export const RadiusProviderRequest = t.Object({
@@ -94,57 +90,8 @@ export function invalidNetworks(value: string): string[] {
   return bad;
 }
 
-async function serialize(db: Db, rows: ProviderRow[]) {
-  const summaries = await summarizeProviders(db, rows);
-  const outposts = rows.length
-    ? await db
-        .selectFrom("outpost_providers as l")
-        .innerJoin("outposts as o", "o.outpost_uuid", "l.outpost_uuid")
-        .select(["l.provider_id", "o.name"])
-        .where(
-          "l.provider_id",
-          "in",
-          rows.map((r) => r.id),
-        )
-        .execute()
-    : [];
-  return rows.map((row, i) => ({
-    ...summaries[i],
-    ...radiusSettings(row),
-    outpost_set: outposts.filter((o) => o.provider_id === row.id).map((o) => o.name),
-  }));
-}
-
-async function listProviders(
-  ctx: CoreContext,
-  params: URLSearchParams,
-  page: PageRequest,
-): Promise<Paginated<unknown>> {
-  let q = ctx.store.db.selectFrom("providers").where("kind", "=", "radius");
-  const name = params.get("name__iexact") ?? params.get("name");
-  if (name) q = q.where("name", "=", name);
-  const search = params.get("search");
-  if (search) q = q.where(containsText(ctx.store.kind, "name", search));
-  const { count } = await q.select((eb) => eb.fn.countAll<number>().as("count")).executeTakeFirstOrThrow();
-  let rows = q.selectAll();
-  for (const o of orderingParam(params, { name: "name", pk: "id" } as const, [
-    { column: "name", direction: "asc" },
-  ]))
-    rows = rows.orderBy(o.column, o.direction);
-  const found = await rows.limit(page.pageSize).offset(page.offset).execute();
-  return paginate(await serialize(ctx.store.db, found), Number(count), page);
-}
-
-export async function getRadiusProvider(db: Db, id: number): Promise<ProviderRow> {
-  const row = await db
-    .selectFrom("providers")
-    .selectAll()
-    .where("id", "=", id)
-    .where("kind", "=", "radius")
-    .executeTakeFirst();
-  if (!row) throw notFound("RP0001ProviderNotFound", "No Radius Provider matches the given query.");
-  return row;
-}
+export const getRadiusProvider = providerGetter("radius", "RP");
+const intKey = providerIdKey("radius", "RP");
 
 async function check(db: Db, input: Partial<RadiusProviderRequest>, except?: number): Promise<void> {
   const fields: Record<string, string[]> = {};
@@ -176,81 +123,17 @@ const SETTINGS = [
   "allow_legacy_clients",
   "property_mappings",
 ] as const;
-const settingsOf = (input: Partial<RadiusProviderRequest>) =>
-  Object.fromEntries(SETTINGS.flatMap((k) => (input[k] === undefined ? [] : [[k, input[k]]])));
-
-async function createProvider(db: Db, input: RadiusProviderRequest): Promise<ProviderRow> {
-  await check(db, input);
-  return db
-    .insertInto("providers")
-    .values({
-      name: input.name,
-      kind: "radius",
-      authorization_flow: input.authorization_flow,
-      invalidation_flow: input.invalidation_flow,
-      config: asJson({
-        ...DEFAULTS,
-        shared_secret: randomBytes(30).toString("base64url"),
-        ...settingsOf(input),
-      }),
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
-async function updateProvider(
-  db: Db,
-  id: number,
-  input: Partial<RadiusProviderRequest>,
-): Promise<ProviderRow> {
-  const current = await getRadiusProvider(db, id);
-  await check(db, input, id);
-  return db
-    .updateTable("providers")
-    .set({
-      ...(input.name !== undefined && { name: input.name }),
-      ...(input.authorization_flow !== undefined && { authorization_flow: input.authorization_flow }),
-      ...(input.invalidation_flow !== undefined && { invalidation_flow: input.invalidation_flow }),
-      config: asJson({ ...radiusSettings(current), ...settingsOf(input) }),
-    })
-    .where("id", "=", id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
-async function deleteProvider(db: Db, id: number): Promise<ProviderRow> {
-  const row = await getRadiusProvider(db, id);
-  await db.deleteFrom("providers").where("id", "=", id).execute();
-  return row;
-}
-
-function intKey(raw: string): string {
-  if (!/^\d{1,10}$/.test(raw)) throw notFound("RP0003BadId", "No Radius Provider matches the given query.");
-  return raw;
-}
-
 export function radiusProvidersController(ctx: CoreContext) {
-  return crudRoutes(ctx, {
-    prefix: "/providers/radius",
-    tag: "providers",
-    operation: "providers_radius",
+  return providerCrudRoutes(ctx, {
+    kind: "radius",
+    code: "RP",
     schema: RadiusProviderRequest,
     readOnly: READ_ONLY,
-    key: intKey,
-    list: listProviders,
-    get: (db, key) => getRadiusProvider(db, Number(key)),
-    create: (db, input) => createProvider(db, input),
-    update: async (db, key, input, afterCommit) => {
-      const row = await updateProvider(db, Number(key), input);
-      await notifyProviderOutposts(ctx, db, row.id, afterCommit);
-      return row;
-    },
-    remove: async (db, key, afterCommit) => {
-      await notifyProviderOutposts(ctx, db, Number(key), afterCommit);
-      return deleteProvider(db, Number(key));
-    },
-    serialize: async (db, row) => (await serialize(db, [row]))[0],
-    model: (row) => ({ name: "radiusprovider", pk: row.id, label: row.name }),
+    settings: radiusSettings,
+    settingKeys: SETTINGS,
+    initial: () => ({ ...DEFAULTS, shared_secret: randomBytes(30).toString("base64url") }),
+    check,
+    servedByOutposts: true,
   });
 }
 
