@@ -4,16 +4,13 @@
  * of the providers using it to refresh (their cached accepts carry the old attributes).
  */
 import { type Static, Type as t } from "@sinclair/typebox";
-import type { Selectable } from "kysely";
-import { notFound, validationError } from "../../../shared/errors.ts";
+import { validationError } from "../../../shared/errors.ts";
 import { type AfterCommit, crudRoutes } from "../api/crud.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { compileExpression, MAX_EXPRESSION_LENGTH } from "../policies/expression.ts";
-import type { PropertyMappingsTable } from "../store/database.ts";
 import { containsText } from "../store/search.ts";
-
-type MappingRow = Selectable<PropertyMappingsTable>;
+import { type MappingRow, mappingKind, mappingTaken } from "./mappings.ts";
 
 export const RadiusMappingRequest = t.Object({
   name: t.String({ minLength: 1, maxLength: 300 }),
@@ -47,25 +44,12 @@ async function list(
   return paginate(rows.map(serialize), Number(count), page);
 }
 
-async function get(db: Db, key: string): Promise<MappingRow> {
-  const row = await db
-    .selectFrom("property_mappings")
-    .selectAll()
-    .where("pm_uuid", "=", key)
-    .where("kind", "=", "radius")
-    .executeTakeFirst();
-  if (!row) throw notFound("RM0001NotFound", "No Radius Provider Property Mapping matches the given query.");
-  return row;
-}
+const { get, key: uuidKey } = mappingKind("radius", "RM", "Radius Provider Property Mapping");
 
 async function check(db: Db, input: Partial<RadiusMappingRequest>, except?: string): Promise<void> {
   if (input.expression !== undefined) await compileExpression(input.expression);
-  if (input.name !== undefined) {
-    let q = db.selectFrom("property_mappings").select("pm_uuid").where("name", "=", input.name);
-    if (except) q = q.where("pm_uuid", "!=", except);
-    if (await q.executeTakeFirst())
-      throw validationError("RM0002NameTaken", { name: ["Property Mapping with this name already exists."] });
-  }
+  if (input.name !== undefined && (await mappingTaken(db, "name", input.name, except)))
+    throw validationError("RM0002NameTaken", { name: ["Property Mapping with this name already exists."] });
 }
 
 /** Outposts serving a provider that uses this mapping refresh once the change has committed. */
@@ -86,12 +70,6 @@ async function notify(ctx: CoreContext, db: Db, uuid: string, afterCommit: After
     for (const r of rows) ctx.signals.emit({ kind: "outpost_changed", outpost: r.outpost_uuid });
   });
 }
-
-const uuidKey = (raw: string) => {
-  if (!/^[0-9a-fA-F-]{32,36}$/.test(raw))
-    throw notFound("RM0003BadId", "No Radius Provider Property Mapping matches the given query.");
-  return raw.toLowerCase();
-};
 
 export function radiusMappingsController(ctx: CoreContext) {
   return crudRoutes(ctx, {

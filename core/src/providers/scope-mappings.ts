@@ -5,17 +5,14 @@
  * and the proxy outpost's ak_proxy — are made at start and come back if deleted.
  */
 import { type Static, Type as t } from "@sinclair/typebox";
-import type { Selectable } from "kysely";
-import { notFound, validationError } from "../../../shared/errors.ts";
+import { validationError } from "../../../shared/errors.ts";
 import { crudRoutes } from "../api/crud.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
 import { boolParam, orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { compileExpression, MAX_EXPRESSION_LENGTH } from "../policies/expression.ts";
-import type { PropertyMappingsTable } from "../store/database.ts";
 import { containsText } from "../store/search.ts";
-
-type MappingRow = Selectable<PropertyMappingsTable>;
+import { type MappingRow, mappingKind, mappingTaken } from "./mappings.ts";
 
 export const ScopeMappingRequest = t.Object({
   managed: t.Optional(t.Union([t.String({ minLength: 1 }), t.Null()])),
@@ -160,38 +157,17 @@ async function list(
   return paginate(found.map(serialize), Number(count), page);
 }
 
-async function get(db: Db, key: string): Promise<MappingRow> {
-  const row = await db
-    .selectFrom("property_mappings")
-    .selectAll()
-    .where("pm_uuid", "=", key)
-    .where("kind", "=", "scope")
-    .executeTakeFirst();
-  if (!row) throw notFound("SM0001NotFound", "No Scope Mapping matches the given query.");
-  return row;
-}
+const { get, key: uuidKey } = mappingKind("scope", "SM", "Scope Mapping");
 
 async function check(db: Db, input: Partial<ScopeMappingRequest>, except?: string): Promise<void> {
   if (input.expression !== undefined) await compileExpression(input.expression);
   const fields: Record<string, string[]> = {};
-  if (input.name !== undefined) {
-    let q = db.selectFrom("property_mappings").select("pm_uuid").where("name", "=", input.name);
-    if (except) q = q.where("pm_uuid", "!=", except);
-    if (await q.executeTakeFirst()) fields.name = ["Property Mapping with this name already exists."];
-  }
-  if (input.managed) {
-    let q = db.selectFrom("property_mappings").select("pm_uuid").where("managed", "=", input.managed);
-    if (except) q = q.where("pm_uuid", "!=", except);
-    if (await q.executeTakeFirst()) fields.managed = ["Property Mapping with this managed already exists."];
-  }
+  if (input.name !== undefined && (await mappingTaken(db, "name", input.name, except)))
+    fields.name = ["Property Mapping with this name already exists."];
+  if (input.managed && (await mappingTaken(db, "managed", input.managed, except)))
+    fields.managed = ["Property Mapping with this managed already exists."];
   if (Object.keys(fields).length > 0) throw validationError("SM0002Invalid", fields);
 }
-
-const uuidKey = (raw: string) => {
-  if (!/^[0-9a-fA-F-]{32,36}$/.test(raw))
-    throw notFound("SM0003BadId", "No Scope Mapping matches the given query.");
-  return raw.toLowerCase();
-};
 
 export function scopeMappingsController(ctx: CoreContext) {
   return crudRoutes(ctx, {
