@@ -99,6 +99,24 @@ for (const backend of backendNames()) {
       ]);
     });
 
+    test("changing a mapping tells the outposts of the providers using it", async () => {
+      const outposts = (await t.api("GET", "/api/v3/outposts/instances/?search=radius-edge")).body.results;
+      const heard: { kind: string; outpost?: string }[] = [];
+      const off = t.core.ctx.signals.on((s) => heard.push(s as { kind: string; outpost?: string }));
+      try {
+        const res = await t.api("PATCH", `/api/v3/propertymappings/provider/radius/${mapping.pk}/`, {
+          body: {
+            expression:
+              '{"Tunnel-Type": "VLAN", "Tunnel-Medium-Type": "IEEE-802", "Tunnel-Private-Group-Id": "42"}',
+          },
+        });
+        expect(res.status, res.text).toBe(200);
+        expect(heard).toContainEqual({ kind: "outpost_changed", outpost: outposts[0].pk });
+      } finally {
+        off();
+      }
+    });
+
     test("check_access answers access and the reply attributes, base64", async () => {
       const client = new FlowClient((r) => t.core.app.handle(r), {
         headers: { "x-authentik-outpost-token": outpostKey, "x-authentik-remote-ip": "192.0.2.50" },

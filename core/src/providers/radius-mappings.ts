@@ -10,7 +10,9 @@ import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts
 import type { CoreContext, Db } from "../context.ts";
 import { compileExpression, MAX_EXPRESSION_LENGTH } from "../policies/expression.ts";
 import { containsText } from "../store/search.ts";
+import { notifyProviderOutposts } from "./base.ts";
 import { type MappingRow, mappingKind, mappingTaken } from "./mappings.ts";
+import { radiusSettings } from "./radius.ts";
 
 export const RadiusMappingRequest = t.Object({
   name: t.String({ minLength: 1, maxLength: 300 }),
@@ -54,21 +56,11 @@ async function check(db: Db, input: Partial<RadiusMappingRequest>, except?: stri
 
 /** Outposts serving a provider that uses this mapping refresh once the change has committed. */
 async function notify(ctx: CoreContext, db: Db, uuid: string, afterCommit: AfterCommit): Promise<void> {
-  const providers = await db
-    .selectFrom("providers")
-    .select(["id", "config"])
-    .where("kind", "=", "radius")
-    .execute();
-  const ids = providers.filter((p) => String(p.config).includes(uuid)).map((p) => p.id);
-  if (ids.length === 0) return;
-  const rows = await db
-    .selectFrom("outpost_providers")
-    .select("outpost_uuid")
-    .where("provider_id", "in", ids)
-    .execute();
-  afterCommit(() => {
-    for (const r of rows) ctx.signals.emit({ kind: "outpost_changed", outpost: r.outpost_uuid });
-  });
+  const providers = await db.selectFrom("providers").selectAll().where("kind", "=", "radius").execute();
+  // The mapping's uuid in the provider's settings (config is text on SQLite, an object on PostgreSQL).
+  for (const p of providers)
+    if (radiusSettings(p).property_mappings.includes(uuid))
+      await notifyProviderOutposts(ctx, db, p.id, afterCommit);
 }
 
 export function radiusMappingsController(ctx: CoreContext) {
