@@ -6,6 +6,7 @@
  */
 
 import type { OutpostKind, RunningOutpost } from "../../../outposts/runtime/runtime.ts";
+import { parseListen } from "../../../shared/config/load.ts";
 import type { Logger } from "../../../shared/log.ts";
 import type { CoreContext } from "../context.ts";
 import { revealKey } from "../tokens/service.ts";
@@ -33,10 +34,7 @@ interface EmbeddedSpec {
   ): Promise<OutpostKind<unknown> & { ports(): Record<string, number | undefined> }>;
 }
 
-const listenOf = async (value: string, fallback: Listen): Promise<Listen> => {
-  const { parseListen } = await import("../../../shared/config/load.ts");
-  return parseListen(value) ?? fallback;
-};
+const listenOf = (value: string, fallback: Listen): Listen => parseListen(value) ?? fallback;
 
 // The kinds are loaded when an outpost starts, not at the top: most cores serve neither.
 const EMBEDDED: EmbeddedSpec[] = [
@@ -50,8 +48,8 @@ const EMBEDDED: EmbeddedSpec[] = [
       const kind = ldapKind({
         host,
         token,
-        listen: await listenOf(ctx.config["listen.ldap"], { hostname: "0.0.0.0", port: 3389 }),
-        listenTls: await listenOf(ctx.config["listen.ldaps"], { hostname: "0.0.0.0", port: 6636 }),
+        listen: listenOf(ctx.config["listen.ldap"], { hostname: "0.0.0.0", port: 3389 }),
+        listenTls: listenOf(ctx.config["listen.ldaps"], { hostname: "0.0.0.0", port: 6636 }),
       });
       return Object.assign(kind as OutpostKind<unknown>, {
         ports: () => ({ ldap: kind.server()?.port, ldaps: kind.server()?.tlsPort }),
@@ -68,7 +66,7 @@ const EMBEDDED: EmbeddedSpec[] = [
       const kind = radiusKind({
         host,
         token,
-        listen: await listenOf(ctx.config["listen.radius"], { hostname: "0.0.0.0", port: 1812 }),
+        listen: listenOf(ctx.config["listen.radius"], { hostname: "0.0.0.0", port: 1812 }),
       });
       return Object.assign(kind as OutpostKind<unknown>, { ports: () => ({ radius: kind.server()?.port }) });
     },
