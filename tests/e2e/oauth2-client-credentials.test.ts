@@ -150,11 +150,15 @@ describe("OAuth2 client credentials", () => {
       issuer: issuer(),
       token_endpoint: `${base}/application/o/token/`,
       jwks_uri: `${base}/application/o/billing/jwks/`,
-      grant_types_supported: ["client_credentials"],
+      authorization_endpoint: `${base}/application/o/authorize/`,
+      userinfo_endpoint: `${base}/application/o/userinfo/`,
       id_token_signing_alg_values_supported: ["ES256"],
+      code_challenge_methods_supported: ["S256"],
     });
+    expect(doc.grant_types_supported).toEqual(
+      expect.arrayContaining(["authorization_code", "refresh_token", "client_credentials"]),
+    );
     expect(doc.scopes_supported).toEqual(expect.arrayContaining(["openid", "email", "profile", "ak_proxy"]));
-    expect(doc).not.toHaveProperty("authorization_endpoint"); // not served yet
     expect((await fetch(`${base}/application/o/nope/.well-known/openid-configuration`)).status).toBe(404);
   });
 

@@ -75,6 +75,10 @@ export const coreConfigSchema = {
     "AUTHENTIK_BOOTSTRAP_TOKEN",
   ]),
   "cookie.secure": bool(false, "Mark cookies Secure even when the request did not arrive over HTTPS."),
+  "oauth2.pkce_plain": bool(
+    false,
+    "Accept PKCE's `plain` code challenge method (RFC 7636) as well as S256. Off: only S256, as OAuth 2.1 asks.",
+  ),
 } as const;
 
 export type CoreConfigSchema = typeof coreConfigSchema;

@@ -1,15 +1,30 @@
 /**
- * The OAuth2/OpenID endpoints under /application/o/ (reference §5.8): the token endpoint (client
- * credentials so far), introspection, revocation, and per application its JWKS and discovery document.
- * Discovery lists only what is served: until the authorization endpoint exists it advertises the
- * client-credentials grant alone (RFC 8414 lets a server without one omit it).
+ * The OAuth2/OpenID endpoints under /application/o/ (reference §5.8): authorization, token, userinfo,
+ * introspection, revocation, and per application its JWKS and discovery document, which lists exactly
+ * what is served.
  */
 import { Elysia } from "elysia";
 import type { CoreContext } from "../context.ts";
 import { oauth2Settings } from "../providers/oauth2.ts";
+import { authorizeEndpoint, RESPONSE_MODES, RESPONSE_TYPES } from "./authorize.ts";
 import { introspectionEndpoint, revocationEndpoint } from "./introspect.ts";
 import { jwks, signingKey } from "./keys.ts";
-import { tokenEndpoint } from "./token.ts";
+import { SUPPORTED_GRANTS, tokenEndpoint } from "./token.ts";
+import { userinfoEndpoint } from "./userinfo.ts";
+
+/** Endpoints a browser app may call from another origin: they take no cookies, so any origin may. */
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, POST, OPTIONS",
+  "access-control-allow-headers": "authorization, content-type",
+  "access-control-max-age": "600",
+};
+const withCors = async (response: Promise<Response>) => {
+  const r = await response;
+  for (const [k, v] of Object.entries(CORS)) r.headers.set(k, v);
+  return r;
+};
+const preflight = () => new Response(null, { status: 204, headers: CORS });
 
 const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
@@ -27,7 +42,13 @@ async function providerOfApplication(ctx: CoreContext, slug: string) {
 
 export function oauth2Controller(ctx: CoreContext) {
   return new Elysia({ prefix: "/application/o" })
-    .post("/token/", ({ request }) => tokenEndpoint(ctx, request), { parse: "none" })
+    .get("/authorize/", ({ request }) => authorizeEndpoint(ctx, request))
+    .post("/authorize/", ({ request }) => authorizeEndpoint(ctx, request), { parse: "none" })
+    .post("/token/", ({ request }) => withCors(tokenEndpoint(ctx, request)), { parse: "none" })
+    .options("/token/", preflight)
+    .get("/userinfo/", ({ request }) => withCors(userinfoEndpoint(ctx, request)))
+    .post("/userinfo/", ({ request }) => withCors(userinfoEndpoint(ctx, request)), { parse: "none" })
+    .options("/userinfo/", preflight)
     .post("/introspect/", ({ request }) => introspectionEndpoint(ctx, request), { parse: "none" })
     .post("/revoke/", ({ request }) => revocationEndpoint(ctx, request), { parse: "none" })
     .get("/:slug/.well-known/openid-configuration", async ({ params, request }) => {
@@ -49,12 +70,16 @@ export function oauth2Controller(ctx: CoreContext) {
       return json(
         {
           issuer: settings.issuer_mode === "global" ? `${origin}/` : `${app}/${params.slug}/`,
+          authorization_endpoint: `${app}/authorize/`,
           token_endpoint: `${app}/token/`,
+          userinfo_endpoint: `${app}/userinfo/`,
           introspection_endpoint: `${app}/introspect/`,
           revocation_endpoint: `${app}/revoke/`,
           jwks_uri: `${app}/${params.slug}/jwks/`,
-          response_types_supported: [],
-          grant_types_supported: ["client_credentials"],
+          response_types_supported: RESPONSE_TYPES,
+          response_modes_supported: RESPONSE_MODES,
+          grant_types_supported: SUPPORTED_GRANTS,
+          code_challenge_methods_supported: ctx.config["oauth2.pkce_plain"] ? ["plain", "S256"] : ["S256"],
           token_endpoint_auth_methods_supported: authMethods,
           introspection_endpoint_auth_methods_supported: authMethods,
           revocation_endpoint_auth_methods_supported: authMethods,
@@ -81,6 +106,7 @@ export function oauth2Controller(ctx: CoreContext) {
           ],
           acr_values_supported: ["goauthentik.io/providers/oauth2/default"],
           request_parameter_supported: false,
+          claims_parameter_supported: false,
         },
         200,
         { "cache-control": "public, max-age=300" },

@@ -7,7 +7,8 @@
 import { sha256Hex } from "../../../shared/crypto.ts";
 import type { CoreContext } from "../context.ts";
 import { fromJson, toBool, toIso } from "../store/codec.ts";
-import { authenticateClient, formBody, OAuthError, oauthErrorResponse, oauthJson } from "./token.ts";
+import { authenticateClient } from "./clients.ts";
+import { formBody, OAuthError, oauthErrorResponse, oauthJson } from "./http.ts";
 
 async function issued(ctx: CoreContext, providerId: number, token: string) {
   const row = await ctx.store.db

@@ -1,232 +1,275 @@
 /**
- * The token endpoint (/application/o/token/, RFC 6749 §3.2), so far with the client-credentials grant
- * (§4.4): a confidential client authenticates with its secret (HTTP Basic or in the body, compared in
- * constant time) and gets a JWT access token and an ID token for its service account
- * (`ak-<provider>-client_credentials`, made on first use, as authentik does), carrying the claims of
- * the scopes it asked for. Errors are RFC 6749 §5.2's, with 401 and WWW-Authenticate for a failed Basic.
+ * The token endpoint (/application/o/token/, RFC 6749 §3.2) and its grants: authorization code (with
+ * PKCE, single use: a reused code revokes what it issued), refresh token (rotated; a reused one revokes
+ * its whole family), client credentials (the client's secret, giving tokens for the provider's service
+ * account `ak-<provider>-client_credentials`; or authentik's form with a username and app password,
+ * giving that user's tokens). Errors are RFC 6749 §5.2's.
  */
-import { randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { constantTimeEqual, sha256Hex } from "../../../shared/crypto.ts";
+import { checkApplicationAccess } from "../applications/service.ts";
+import { checkPassword, TOKEN_BACKEND } from "../auth/password.ts";
 import type { CoreContext } from "../context.ts";
-import { celUser, compileExpression } from "../policies/expression.ts";
+import { recordEventSafely } from "../events/service.ts";
 import type { ProviderRow } from "../providers/base.ts";
 import { oauth2Settings, timedeltaMs } from "../providers/oauth2.ts";
-import { asJson, fromJson } from "../store/codec.ts";
-import { userUid } from "../users/serialize.ts";
-import { createUser, findUserByUsername } from "../users/service.ts";
-import { signingKey, signJwt } from "./keys.ts";
+import { fromJson, toBool, toIso } from "../store/codec.ts";
+import type { UserRow } from "../users/serialize.ts";
+import { createUser, findUser, findUserByUsername } from "../users/service.ts";
+import { issuerOf, scopeMappings } from "./claims.ts";
+import { authenticateClient, clientCredentials, invalidClient, providerByClientId } from "./clients.ts";
+import { formBody, OAuthError, oauthEndpoint, oauthJson, originOf } from "./http.ts";
+import { issueTokens, revokeFamily } from "./issue.ts";
 
-export class OAuthError extends Error {
-  constructor(
-    readonly error: string,
-    readonly description: string,
-    readonly status = 400,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(description);
-  }
-}
+export type GrantHandler = (ctx: CoreContext, request: Request, form: URLSearchParams) => Promise<unknown>;
 
-const NO_STORE = { "cache-control": "no-store", pragma: "no-cache" };
+export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 
-export function oauthJson(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json", ...NO_STORE, ...headers },
-  });
-}
+const GRANTS: Record<string, GrantHandler> = {
+  authorization_code: authorizationCodeGrant,
+  refresh_token: refreshTokenGrant,
+  client_credentials: clientCredentialsGrant,
+};
 
-export function oauthErrorResponse(err: OAuthError): Response {
-  return oauthJson({ error: err.error, error_description: err.description }, err.status, err.headers);
-}
+export const SUPPORTED_GRANTS = [...Object.keys(GRANTS), "implicit"];
 
-interface ClientCredentials {
-  clientId: string;
-  clientSecret: string | undefined;
-  basic: boolean;
-}
-
-/** The client's credentials from HTTP Basic (RFC 6749 §2.3.1: form-encoded parts) or the body. */
-function clientCredentials(request: Request, form: URLSearchParams): ClientCredentials {
-  const header = request.headers.get("authorization") ?? "";
-  if (/^basic /i.test(header)) {
-    let decoded: string;
-    try {
-      decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
-    } catch {
-      throw invalidClient(true);
-    }
-    const at = decoded.indexOf(":");
-    if (at < 0) throw invalidClient(true);
-    const formDecode = (v: string) => {
-      try {
-        return decodeURIComponent(v.replace(/\+/g, " "));
-      } catch {
-        throw invalidClient(true);
-      }
-    };
-    return {
-      clientId: formDecode(decoded.slice(0, at)),
-      clientSecret: formDecode(decoded.slice(at + 1)),
-      basic: true,
-    };
-  }
-  const clientId = form.get("client_id");
-  if (!clientId) throw new OAuthError("invalid_request", "client_id is missing");
-  return { clientId, clientSecret: form.get("client_secret") ?? undefined, basic: false };
-}
-
-const invalidClient = (basic: boolean) =>
-  new OAuthError(
-    "invalid_client",
-    "Client authentication failed",
-    401,
-    basic ? { "www-authenticate": 'Basic realm="gatehouse"' } : {},
-  );
-
-async function providerByClientId(ctx: CoreContext, clientId: string): Promise<ProviderRow | undefined> {
-  const rows = await ctx.store.db.selectFrom("providers").selectAll().where("kind", "=", "oauth2").execute();
-  return rows.find((r) => oauth2Settings(r).client_id === clientId);
-}
-
-/** The issuer: per provider, `<base>/application/o/<slug>/`; global, `<base>/`. */
-async function issuerOf(ctx: CoreContext, request: Request, provider: ProviderRow): Promise<string> {
-  const base = new URL(request.url).origin;
-  if (oauth2Settings(provider).issuer_mode === "global") return `${base}/`;
-  const app = await ctx.store.db
-    .selectFrom("applications")
-    .select("slug")
-    .where("provider", "=", provider.id)
-    .executeTakeFirst();
-  return `${base}/application/o/${app?.slug ?? ""}/`;
-}
-
-/** CEL values as JSON: maps to objects, ints to numbers, bytes to base64. */
-function celJson(value: unknown): unknown {
-  if (typeof value === "bigint") return Number(value);
-  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
-  if (Array.isArray(value)) return value.map(celJson);
-  if (value && typeof value === "object") {
-    const entries = (value as { entries?: () => Iterable<[unknown, unknown]> }).entries;
-    if (typeof entries === "function" && !(value instanceof Error))
-      return Object.fromEntries([...entries.call(value)].map(([k, v]) => [String(k), celJson(v)]));
-    if (Symbol.iterator in (value as object)) return [...(value as Iterable<unknown>)].map(celJson);
-  }
-  return value;
-}
-
-/** The form body of a token, introspection or revocation request; anything else is invalid_request. */
-export async function formBody(request: Request): Promise<URLSearchParams> {
-  const type = request.headers.get("content-type") ?? "";
-  if (!type.startsWith("application/x-www-form-urlencoded"))
-    throw new OAuthError("invalid_request", "the request body must be application/x-www-form-urlencoded");
-  return new URLSearchParams(await request.text());
-}
-
-/**
- * The confidential client making the request, authenticated by its secret (RFC 6749 §2.3.1), or
- * invalid_client. The secret is compared even for an unknown client, so timing tells nothing.
- */
-export async function authenticateClient(
-  ctx: CoreContext,
-  request: Request,
-  form: URLSearchParams,
-): Promise<ProviderRow> {
-  const client = clientCredentials(request, form);
-  const provider = await providerByClientId(ctx, client.clientId);
-  const settings = provider && oauth2Settings(provider);
-  const secretOk = constantTimeEqual(client.clientSecret ?? "", settings?.client_secret ?? "\0");
-  if (!provider || !settings || settings.client_type !== "confidential" || !client.clientSecret || !secretOk)
-    throw invalidClient(client.basic);
-  return provider;
-}
-
-export async function tokenEndpoint(ctx: CoreContext, request: Request): Promise<Response> {
-  try {
+export function tokenEndpoint(ctx: CoreContext, request: Request): Promise<Response> {
+  return oauthEndpoint(async () => {
     const form = await formBody(request);
     const grantType = form.get("grant_type");
     if (!grantType) throw new OAuthError("invalid_request", "grant_type is missing");
-    const provider = await authenticateClient(ctx, request, form);
-    if (grantType !== "client_credentials")
-      throw new OAuthError("unsupported_grant_type", `grant_type ${grantType} is not supported yet`);
-    return await clientCredentialsGrant(ctx, request, provider, form);
-  } catch (err) {
-    if (err instanceof OAuthError) return oauthErrorResponse(err);
-    throw err;
-  }
+    const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
+    if (!grant) {
+      // The client is still authenticated first: an unknown grant tells an unknown client nothing.
+      await authenticateClient(ctx, request, form, { allowPublic: true });
+      throw new OAuthError("unsupported_grant_type", `grant_type ${grantType} is not supported`);
+    }
+    return oauthJson(await grant(ctx, request, form));
+  });
 }
 
-async function clientCredentialsGrant(
-  ctx: CoreContext,
-  request: Request,
-  provider: ProviderRow,
-  form: URLSearchParams,
-): Promise<Response> {
+/** The user a grant is for, or invalid_grant when it is gone or deactivated. */
+export async function activeUser(ctx: CoreContext, id: number): Promise<UserRow> {
+  const user = await findUser(ctx.store.db, id);
+  if (!user || !toBool(user.is_active)) throw new OAuthError("invalid_grant", "the user is not active");
+  return user;
+}
+
+const expired = (ctx: CoreContext, at: string | Date) =>
+  new Date(toIso(at)).getTime() <= ctx.clock().getTime();
+
+/** RFC 7636 §4.6: the verifier against the challenge stored with the code. */
+function pkceMatches(method: string | null, challenge: string, verifier: string): boolean {
+  if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) return false;
+  const computed = method === "S256" ? createHash("sha256").update(verifier).digest("base64url") : verifier;
+  return constantTimeEqual(computed, challenge);
+}
+
+async function authorizationCodeGrant(ctx: CoreContext, request: Request, form: URLSearchParams) {
+  const provider = await authenticateClient(ctx, request, form, { allowPublic: true });
+  const code = form.get("code");
+  if (!code) throw new OAuthError("invalid_request", "code is missing");
+  const db = ctx.store.db;
+  const hash = sha256Hex(code);
+  const row = await db
+    .selectFrom("oauth2_codes")
+    .selectAll()
+    .where("code_hash", "=", hash)
+    .where("provider_id", "=", provider.id)
+    .executeTakeFirst();
+  if (!row) throw new OAuthError("invalid_grant", "the authorization code is invalid");
+  if (toBool(row.used)) return codeReused(ctx, provider, row.family);
+  if (expired(ctx, row.expires)) throw new OAuthError("invalid_grant", "the authorization code has expired");
+  const redirectUri = form.get("redirect_uri");
+  if (redirectUri !== null && redirectUri !== row.redirect_uri)
+    throw new OAuthError("invalid_grant", "redirect_uri does not match the authorization request");
+  const verifier = form.get("code_verifier");
+  if (row.code_challenge) {
+    if (!verifier) throw new OAuthError("invalid_grant", "code_verifier is missing");
+    if (!pkceMatches(row.code_challenge_method, row.code_challenge, verifier))
+      throw new OAuthError("invalid_grant", "code_verifier does not match the code_challenge");
+  } else if (verifier) {
+    throw new OAuthError("invalid_grant", "code_verifier given, but the authorization used no PKCE");
+  }
+  // Single use, also against a concurrent exchange of the same code.
+  const taken = await db
+    .updateTable("oauth2_codes")
+    .set({ used: true })
+    .where("code_hash", "=", hash)
+    .where("used", "=", false)
+    .executeTakeFirst();
+  if (Number(taken.numUpdatedRows ?? 0) !== 1) return codeReused(ctx, provider, row.family);
+  const user = await activeUser(ctx, row.user_id);
+  return issueTokens(ctx, {
+    provider,
+    mappings: await scopeMappings(ctx, provider),
+    user,
+    scopes: row.scope.split(" ").filter(Boolean),
+    issuer: await issuerOf(ctx, originOf(request), provider),
+    authTime: Math.floor(new Date(toIso(row.auth_time)).getTime() / 1000),
+    nonce: row.nonce,
+    sessionHash: row.session_hash,
+    family: row.family,
+    refresh: true,
+    idToken: true,
+  });
+}
+
+/** RFC 6749 §4.1.2: a code used twice is treated as stolen; what it issued is revoked. */
+async function codeReused(ctx: CoreContext, provider: ProviderRow, family: string): Promise<never> {
+  const revoked = await revokeFamily(ctx, family);
+  ctx.log.warn("an authorization code was used twice; its tokens are revoked", {
+    code: "OA0003CodeReused",
+    provider: provider.name,
+    revoked,
+  });
+  await recordEventSafely(ctx, {
+    action: "suspicious_request",
+    context: { message: "Authorization code reused", provider: provider.name, revoked_tokens: revoked },
+  });
+  throw new OAuthError("invalid_grant", "the authorization code was already used");
+}
+
+async function refreshTokenGrant(ctx: CoreContext, request: Request, form: URLSearchParams) {
+  const provider = await authenticateClient(ctx, request, form, { allowPublic: true });
+  const token = form.get("refresh_token");
+  if (!token) throw new OAuthError("invalid_request", "refresh_token is missing");
+  const db = ctx.store.db;
+  const hash = sha256Hex(token);
+  const row = await db
+    .selectFrom("oauth2_tokens")
+    .selectAll()
+    .where("token_hash", "=", hash)
+    .where("kind", "=", "refresh")
+    .where("provider_id", "=", provider.id)
+    .executeTakeFirst();
+  if (!row) throw new OAuthError("invalid_grant", "the refresh token is invalid");
+  if (toBool(row.revoked)) return refreshReused(ctx, provider, row.family);
+  if (expired(ctx, row.expires)) throw new OAuthError("invalid_grant", "the refresh token has expired");
+  const granted = row.scope.split(" ").filter(Boolean);
+  const asked = (form.get("scope") ?? "").split(/\s+/).filter(Boolean);
+  const wider = asked.filter((s) => !granted.includes(s));
+  if (wider.length) throw new OAuthError("invalid_scope", `not granted before: ${wider.join(" ")}`);
+  const user = await activeUser(ctx, row.user_id);
+  const claims = fromJson<{ auth_time?: number }>(row.claims);
   const settings = oauth2Settings(provider);
-  const mappings = settings.property_mappings.length
-    ? await ctx.store.db
-        .selectFrom("property_mappings")
-        .selectAll()
-        .where("pm_uuid", "in", settings.property_mappings)
-        .where("kind", "=", "scope")
-        .execute()
-    : [];
+  // authentik's refresh_token_threshold: a refresh token with more life left than this is kept.
+  const threshold = timedeltaMs(settings.refresh_token_threshold) ?? 0;
+  const remaining = new Date(toIso(row.expires)).getTime() - ctx.clock().getTime();
+  const rotate = threshold <= 0 || remaining <= threshold;
+  if (rotate) {
+    const taken = await db
+      .updateTable("oauth2_tokens")
+      .set({ revoked: true })
+      .where("token_hash", "=", hash)
+      .where("revoked", "=", false)
+      .executeTakeFirst();
+    if (Number(taken.numUpdatedRows ?? 0) !== 1) return refreshReused(ctx, provider, row.family);
+  }
+  const issued = await issueTokens(ctx, {
+    provider,
+    mappings: await scopeMappings(ctx, provider),
+    user,
+    scopes: asked.length ? [...new Set(asked)] : granted,
+    issuer: await issuerOf(ctx, originOf(request), provider),
+    authTime: typeof claims.auth_time === "number" ? claims.auth_time : Math.floor(Date.now() / 1000),
+    sessionHash: row.session_hash,
+    family: row.family,
+    refresh: rotate,
+    idToken: true,
+  });
+  return rotate ? issued : { ...issued, refresh_token: token };
+}
+
+/** A rotated (or revoked) refresh token presented again: the family is revoked (OAuth 2.0 BCP §4.14). */
+async function refreshReused(ctx: CoreContext, provider: ProviderRow, family: string | null): Promise<never> {
+  const revoked = family ? await revokeFamily(ctx, family) : 0;
+  ctx.log.warn("a refresh token was used again after rotation; its family is revoked", {
+    code: "OA0004RefreshReused",
+    provider: provider.name,
+    revoked,
+  });
+  await recordEventSafely(ctx, {
+    action: "suspicious_request",
+    context: { message: "Refresh token reused", provider: provider.name, revoked_tokens: revoked },
+  });
+  throw new OAuthError("invalid_grant", "the refresh token was already used");
+}
+
+async function clientCredentialsGrant(ctx: CoreContext, request: Request, form: URLSearchParams) {
+  const username = form.get("username");
+  const password = form.get("password");
+  const provider =
+    username !== null && password !== null
+      ? await clientByIdOnly(ctx, request, form)
+      : await authenticateClient(ctx, request, form);
+  const mappings = await scopeMappings(ctx, provider);
   const offered = new Set(mappings.map((m) => m.scope_name ?? ""));
   const asked = (form.get("scope") ?? "").split(/\s+/).filter(Boolean);
   const unknown = asked.filter((s) => !offered.has(s) && s !== "openid");
   if (unknown.length) throw new OAuthError("invalid_scope", `unknown scope: ${unknown.join(" ")}`);
-  const scopes = [...new Set(asked)];
-
-  const user = await serviceAccount(ctx, provider);
-  const activation = { user: await celUser(ctx.store.db, user), request: { scopes } };
-  const claims: Record<string, unknown> = {};
-  for (const m of mappings.filter((m) => scopes.includes(m.scope_name ?? ""))) {
-    const result = (await compileExpression(m.expression))(activation as never);
-    const value = celJson(result);
-    if (value && typeof value === "object" && !Array.isArray(value) && !(result instanceof Error))
-      Object.assign(claims, value);
-  }
-
+  const user =
+    username !== null && password !== null
+      ? await appPasswordUser(ctx, request, provider, username, password)
+      : await serviceAccount(ctx, provider);
   const now = Math.floor(ctx.clock().getTime() / 1000);
-  const lifetime = Math.max(1, Math.floor((timedeltaMs(settings.access_token_validity) ?? 300_000) / 1000));
-  const base = {
-    iss: await issuerOf(ctx, request, provider),
-    sub: subject(ctx, settings.sub_mode, user),
-    aud: settings.client_id,
-    azp: settings.client_id,
-    iat: now,
-    auth_time: now,
-    exp: now + lifetime,
-  };
-  const key = await signingKey(ctx.store.db, provider);
-  const accessClaims = { ...claims, ...base, scope: scopes.join(" "), jti: randomUUID() };
-  const accessToken = await signJwt(key, accessClaims);
-  // Kept by hash, so introspection and revocation can find it; the token itself is not stored.
-  await ctx.store.db
-    .insertInto("oauth2_tokens")
-    .values({
-      token_hash: sha256Hex(accessToken),
-      kind: "access",
-      provider_id: provider.id,
-      user_id: user.id,
-      scope: scopes.join(" "),
-      claims: asJson(accessClaims),
-      created: new Date(now * 1000).toISOString(),
-      expires: new Date((now + lifetime) * 1000).toISOString(),
-      revoked: false,
-    })
-    .execute();
-  const idToken = await signJwt(key, { ...(settings.include_claims_in_id_token ? claims : {}), ...base });
-  return oauthJson({
-    access_token: accessToken,
-    token_type: "Bearer",
-    scope: scopes.join(" "),
-    expires_in: lifetime,
-    id_token: idToken,
+  return issueTokens(ctx, {
+    provider,
+    mappings,
+    user,
+    scopes: [...new Set(asked)],
+    issuer: await issuerOf(ctx, originOf(request), provider),
+    authTime: now,
+    amr: username !== null ? ["pwd"] : undefined,
+    idToken: true,
+    // RFC 6749 §4.4.3: no refresh token for client credentials.
+    refresh: false,
   });
 }
 
-type UserRow = NonNullable<Awaited<ReturnType<typeof findUserByUsername>>>;
+/**
+ * authentik's machine-to-machine form: the client names itself by client_id (a secret, if sent, must
+ * still be right), and the user is authenticated by username and app password.
+ */
+async function clientByIdOnly(ctx: CoreContext, request: Request, form: URLSearchParams) {
+  const client = clientCredentials(request, form);
+  if (client.clientSecret) return authenticateClient(ctx, request, form);
+  const provider = await providerByClientId(ctx, client.clientId);
+  if (!provider) throw invalidClient(client.basic);
+  return provider;
+}
+
+async function appPasswordUser(
+  ctx: CoreContext,
+  request: Request,
+  provider: ProviderRow,
+  username: string,
+  password: string,
+): Promise<UserRow> {
+  const user = await findUserByUsername(ctx.store.db, username);
+  const method = await checkPassword(ctx.store.db, user, password, [TOKEN_BACKEND], ctx.clock());
+  if (!user || !method) throw new OAuthError("invalid_grant", "the username or app password is wrong");
+  const app = await ctx.store.db
+    .selectFrom("applications")
+    .selectAll()
+    .where("provider", "=", provider.id)
+    .executeTakeFirst();
+  const access =
+    app &&
+    (await checkApplicationAccess(ctx, app, {
+      user,
+      http: { ip: null, userAgent: request.headers.get("user-agent") ?? "", path: "/application/o/token/" },
+      context: {},
+    }));
+  if (!app || !access?.passing)
+    throw new OAuthError("invalid_grant", "the user may not use this application");
+  await recordEventSafely(ctx, {
+    action: "login",
+    user: { pk: user.id, username: user.username, email: user.email },
+    context: { auth_method: "app_password", auth_method_args: { application: app.slug } },
+  });
+  return user;
+}
 
 /** The provider's own service account, made on first use. */
 async function serviceAccount(ctx: CoreContext, provider: ProviderRow): Promise<UserRow> {
@@ -243,24 +286,4 @@ async function serviceAccount(ctx: CoreContext, provider: ProviderRow): Promise<
         path: "goauthentik.io/service-accounts",
       }),
   );
-}
-
-/** `sub` as the provider's sub_mode says (authentik's SubModes). */
-function subject(ctx: CoreContext, mode: string, user: UserRow): string {
-  switch (mode) {
-    case "user_id":
-      return String(user.id);
-    case "user_uuid":
-      return user.uuid;
-    case "user_username":
-      return user.username;
-    case "user_email":
-      return user.email;
-    case "user_upn": {
-      const upn = fromJson<{ upn?: unknown }>(user.attributes).upn;
-      return typeof upn === "string" ? upn : userUid(ctx.installId, user.id);
-    }
-    default:
-      return userUid(ctx.installId, user.id);
-  }
 }

@@ -61,7 +61,8 @@ export const consentStage: StageKind = {
     const app = application(run);
     const user = (await run.pendingUser()) ?? run.sessionUser;
     if (!app || !user) return { kind: "next" };
-    if (run.stage.config.mode !== "always_require") {
+    // prompt=consent at the authorization endpoint asks again even when a consent is remembered.
+    if (run.stage.config.mode !== "always_require" && run.plan.context.consent_force !== true) {
       const stored = await run.ctx.store.db
         .selectFrom("user_consents")
         .selectAll()

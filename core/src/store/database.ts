@@ -223,6 +223,44 @@ export interface OAuth2TokensTable {
   created: Timestamp;
   expires: Timestamp;
   revoked: Bool;
+  /** The grant the token came from: a code's or device code's tokens and their refreshes share it. */
+  family: string | null;
+  /** SHA-256 (hex) of the browser session the grant was made in, if any. */
+  session_hash: string | null;
+}
+
+export interface OAuth2CodesTable {
+  /** SHA-256 (hex) of the authorization code. */
+  code_hash: string;
+  provider_id: number;
+  user_id: number;
+  /** The family the tokens issued for this code get. */
+  family: string;
+  session_hash: string | null;
+  redirect_uri: string;
+  scope: string;
+  nonce: string | null;
+  code_challenge: string | null;
+  code_challenge_method: string | null;
+  auth_time: Timestamp;
+  created: Timestamp;
+  expires: Timestamp;
+  used: Bool;
+}
+
+export interface OAuth2DeviceCodesTable {
+  device_code_hash: string;
+  /** What the user types at /device (stored as shown, upper case without the dash). */
+  user_code: string;
+  provider_id: number;
+  scope: string;
+  status: "pending" | "approved" | "denied";
+  user_id: number | null;
+  session_hash: string | null;
+  auth_time: NullableTimestamp;
+  last_poll: NullableTimestamp;
+  created: Timestamp;
+  expires: Timestamp;
 }
 
 export interface PromptsTable {
@@ -389,6 +427,8 @@ export interface Database {
   blueprint_instances: BlueprintInstancesTable;
   reputations: ReputationsTable;
   oauth2_tokens: OAuth2TokensTable;
+  oauth2_codes: OAuth2CodesTable;
+  oauth2_device_codes: OAuth2DeviceCodesTable;
   prompts: PromptsTable;
   invitations: InvitationsTable;
   flow_tokens: FlowTokensTable;

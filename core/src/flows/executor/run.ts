@@ -24,6 +24,7 @@ import type { FlowStageBindingsTable } from "../../store/database.ts";
 import type { UserRow } from "../../users/serialize.ts";
 import { findUser } from "../../users/service.ts";
 import { accessDenied, flowError, redirectChallenge, safeNext, withFlowInfo } from "./challenges.ts";
+import { type FinishAnswer, type FinishRun, finisherOf } from "./finishers.ts";
 import { consumeFlowToken } from "./flow-tokens.ts";
 import { planFlow } from "./planner.ts";
 import type { FlowSession } from "./session.ts";
@@ -195,7 +196,29 @@ class FlowRun {
     }
   }
 
+  private finishRun(): FinishRun {
+    return {
+      ctx: this.ctx,
+      flow: this.req.flow,
+      plan: this.plan,
+      sessionId: this.sessionId,
+      http: this.req.http,
+    };
+  }
+
+  private async finishWith(answer: FinishAnswer): Promise<ExecutorAnswer> {
+    await deletePlan(this.ctx.store.db, this.sessionId, this.req.flow.slug);
+    return this.answer(
+      200,
+      "redirect" in answer
+        ? redirectChallenge(this.req.flow, answer.redirect)
+        : withFlowInfo(this.req.flow, answer.challenge),
+    );
+  }
+
   async finish(): Promise<ExecutorAnswer> {
+    const finisher = finisherOf(this.plan);
+    if (finisher) return this.finishWith(await finisher.finish(this.finishRun()));
     await deletePlan(this.ctx.store.db, this.sessionId, this.req.flow.slug);
     const next = safeNext(new URLSearchParams(this.plan.context.query ?? "").get("next"));
     return this.answer(200, redirectChallenge(this.req.flow, next ?? "/"));
@@ -212,6 +235,9 @@ class FlowRun {
 
   /** GET: run stages until one needs the user, or the flow ends. */
   async show(): Promise<ExecutorAnswer> {
+    // A plan made only to tell the user no (the authorization endpoint's access denied).
+    const denied = this.plan.context.deny_message;
+    if (typeof denied === "string") return this.deny(denied);
     for (;;) {
       const at = await this.current();
       if (!at) return this.finish();
@@ -223,6 +249,10 @@ class FlowRun {
       if (outcome.kind === "next") {
         this.plan.index++;
         continue;
+      }
+      if (outcome.kind === "challenge") {
+        const instead = await finisherOf(this.plan)?.interrupted?.(this.finishRun(), at.stage.kind);
+        if (instead) return this.finishWith(instead);
       }
       return this.settle(outcome, at.binding);
     }
