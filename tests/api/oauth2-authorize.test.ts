@@ -324,6 +324,47 @@ for (const backend of backendNames()) {
       expect(t.logs.some((l) => l.code === "OA0004RefreshReused")).toBe(true);
     });
 
+    test("introspection knows refresh tokens; revoking one revokes its grant's access tokens", async () => {
+      const tokens = await exchange(app, await codeFor(app));
+      const form = (path: string, body: Record<string, string>) =>
+        handle(
+          new Request(`http://localhost/application/o/${path}/`, {
+            method: "POST",
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams({
+              client_id: app.client_id,
+              client_secret: app.client_secret,
+              ...body,
+            }),
+          }),
+        );
+      const refresh = await (await form("introspect", { token: tokens.body.refresh_token })).json();
+      expect(refresh).toMatchObject({ active: true, token_type: "refresh_token", client_id: app.client_id });
+      expect((await (await form("introspect", { token: tokens.body.access_token })).json()).active).toBe(
+        true,
+      );
+      expect((await form("revoke", { token: tokens.body.refresh_token })).status).toBe(200);
+      expect((await (await form("introspect", { token: tokens.body.access_token })).json()).active).toBe(
+        false,
+      );
+      // A public client revokes with its client_id alone.
+      const spa = await exchange(publicApp, await codeFor(publicApp), { client_secret: "" });
+      const revoked = await handle(
+        new Request("http://localhost/application/o/revoke/", {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ client_id: publicApp.client_id, token: spa.body.access_token }),
+        }),
+      );
+      expect(revoked.status).toBe(200);
+      const info = await handle(
+        new Request("http://localhost/application/o/userinfo/", {
+          headers: { authorization: `Bearer ${spa.body.access_token}` },
+        }),
+      );
+      expect(info.status).toBe(401);
+    });
+
     test("no refresh token without offline_access", async () => {
       const res = await exchange(app, await codeFor(app, { scope: "openid email" }));
       expect(res.status).toBe(200);

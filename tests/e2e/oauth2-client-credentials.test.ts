@@ -87,6 +87,29 @@ describe("OAuth2 client credentials", () => {
       expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(300);
     });
 
+  test("authentik's service-account form: client_id, username and the account's token as password", async () => {
+    const account = await t.api("POST", "/api/v3/core/users/service_account/", {
+      body: { name: "ci-bot", create_group: false, expiring: false },
+    });
+    expect(account.status, account.text).toBe(200);
+    const discovered = await oidc.discovery(new URL(issuer()), provider.client_id, undefined, oidc.None(), {
+      execute: [oidc.allowInsecureRequests],
+    });
+    const tokens = await oidc.clientCredentialsGrant(discovered, {
+      scope: "openid profile",
+      username: account.body.username,
+      password: account.body.token,
+    });
+    const jwks = createRemoteJWKSet(new URL(`${base}/application/o/billing/jwks/`));
+    const { payload } = await jwtVerify(tokens.access_token, jwks, { audience: provider.client_id });
+    expect(payload.preferred_username).toBe("ci-bot");
+    expect(tokens.id_token).toBeTruthy();
+    // A wrong token is invalid_grant; the provider's own service account is not involved.
+    await expect(
+      oidc.clientCredentialsGrant(discovered, { username: "ci-bot", password: "wrong" }),
+    ).rejects.toMatchObject({ error: "invalid_grant" });
+  });
+
   test("introspection says active with the token's facts until it is revoked (RFC 7662, RFC 7009)", async () => {
     const c = await config("basic");
     const { access_token } = await oidc.clientCredentialsGrant(c, { scope: "email" });

@@ -7,8 +7,10 @@
 import { sha256Hex } from "../../../shared/crypto.ts";
 import type { CoreContext } from "../context.ts";
 import { fromJson, toBool, toIso } from "../store/codec.ts";
+import { findUser } from "../users/service.ts";
 import { authenticateClient } from "./clients.ts";
 import { formBody, OAuthError, oauthErrorResponse, oauthJson } from "./http.ts";
+import { revokeFamily } from "./issue.ts";
 
 async function issued(ctx: CoreContext, providerId: number, token: string) {
   const row = await ctx.store.db
@@ -27,17 +29,18 @@ export async function introspectionEndpoint(ctx: CoreContext, request: Request):
     const token = form.get("token");
     if (!token) throw new OAuthError("invalid_request", "token is missing");
     const row = await issued(ctx, provider.id, token);
-    const active =
+    const live =
       row !== undefined &&
       !toBool(row.revoked) &&
       new Date(toIso(row.expires)).getTime() > ctx.clock().getTime();
-    if (!row || !active) return oauthJson({ active: false });
+    const user = live ? await findUser(ctx.store.db, row.user_id) : undefined;
+    if (!row || !live || !user || !toBool(user.is_active)) return oauthJson({ active: false });
     const claims = fromJson<Record<string, unknown>>(row.claims);
     return oauthJson({
       active: true,
       scope: row.scope,
       client_id: claims.aud,
-      token_type: "Bearer",
+      token_type: row.kind === "refresh" ? "refresh_token" : "Bearer",
       exp: claims.exp,
       iat: claims.iat,
       sub: claims.sub,
@@ -55,15 +58,20 @@ export async function introspectionEndpoint(ctx: CoreContext, request: Request):
 export async function revocationEndpoint(ctx: CoreContext, request: Request): Promise<Response> {
   try {
     const form = await formBody(request);
-    const provider = await authenticateClient(ctx, request, form);
+    // RFC 7009 §2.1: a public client may revoke its own tokens by its client_id.
+    const provider = await authenticateClient(ctx, request, form, { allowPublic: true });
     const token = form.get("token");
     if (!token) throw new OAuthError("invalid_request", "token is missing");
-    await ctx.store.db
-      .updateTable("oauth2_tokens")
-      .set({ revoked: true })
-      .where("token_hash", "=", sha256Hex(token))
-      .where("provider_id", "=", provider.id)
-      .execute();
+    const row = await issued(ctx, provider.id, token);
+    if (row) {
+      await ctx.store.db
+        .updateTable("oauth2_tokens")
+        .set({ revoked: true })
+        .where("token_hash", "=", row.token_hash)
+        .execute();
+      // RFC 7009 §2.1: revoking a refresh token also revokes the access tokens of the same grant.
+      if (row.kind === "refresh" && row.family) await revokeFamily(ctx, row.family);
+    }
     return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });
   } catch (err) {
     if (err instanceof OAuthError) return oauthErrorResponse(err);
