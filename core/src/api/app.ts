@@ -25,6 +25,7 @@ import { reputationScoresController } from "../policies/reputation-scores.ts";
 import { promptsController } from "../prompts/index.ts";
 import { ldapOutpostController, ldapProvidersController } from "../providers/ldap.ts";
 import { oauth2ProvidersController } from "../providers/oauth2.ts";
+import { proxyProvidersController } from "../providers/proxy.ts";
 import { radiusOutpostController, radiusProvidersController } from "../providers/radius.ts";
 import { radiusMappingsController } from "../providers/radius-mappings.ts";
 import { scopeMappingsController } from "../providers/scope-mappings.ts";
@@ -66,6 +67,7 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(radiusMappingsController(ctx))
     .use(scopeMappingsController(ctx))
     .use(oauth2ProvidersController(ctx))
+    .use(proxyProvidersController(ctx))
     .use(certificatesController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 

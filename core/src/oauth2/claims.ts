@@ -2,7 +2,6 @@
  * What a token says about its user: `sub` as the provider's sub_mode says, the issuer, and the claims
  * of the scope mappings (CEL expressions returning a map) for the scopes granted.
  */
-import { sha256Hex } from "../../../shared/crypto.ts";
 import type { CoreContext } from "../context.ts";
 import { celUser, compileExpression } from "../policies/expression.ts";
 import type { ProviderRow } from "../providers/base.ts";
@@ -97,5 +96,9 @@ export function subject(ctx: CoreContext, mode: string, user: UserRow): string {
   }
 }
 
-/** The `sid` claim for a browser session: derived from its stored hash, so it reveals nothing of the cookie. */
-export const sessionSid = (sessionHash: string): string => sha256Hex(`sid:${sessionHash}`);
+/**
+ * The `sid` claim for a browser session: its stored hash (SHA-256 of the cookie value), as authentik
+ * uses `hash_session_key` — the same value SESSION_END carries to the outposts, so a proxy outpost can
+ * end the sessions it built on this login.
+ */
+export const sessionSid = (sessionHash: string): string => sessionHash;

@@ -26,8 +26,12 @@ export interface ProviderKindSpec<S extends TObject> {
   code: string;
   schema: S;
   readOnly: readonly string[];
-  /** The settings kept in `config`, with the kind's defaults filled in. */
+  /** The settings shown in the API, with the kind's defaults filled in. */
   settings(row: ProviderRow): object;
+  /** Everything kept in `config` (when it holds more than is shown, e.g. secrets); `settings` if absent. */
+  stored?(row: ProviderRow): object;
+  /** Derives what the kind maintains itself (e.g. a proxy's redirect URIs) before a write. */
+  finalize?(db: Db, config: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** The request fields kept in `config`. */
   settingKeys: readonly (keyof Static<S> & string)[];
   /** What a new provider's `config` starts with before the request's settings (defaults, secrets). */
@@ -140,8 +144,9 @@ export function providerCrudRoutes<S extends TObject>(ctx: CoreContext, spec: Pr
     list,
     get: (db, key) => get(db, Number(key)),
     async create(db, input) {
-      const config = { ...spec.initial(), ...settingsOf(input) };
+      let config: Record<string, unknown> = { ...spec.initial(), ...settingsOf(input) };
       await spec.check(db, { ...config, ...input } as Partial<Static<S>>);
+      if (spec.finalize) config = await spec.finalize(db, config);
       return db
         .insertInto("providers")
         .values({
@@ -158,6 +163,11 @@ export function providerCrudRoutes<S extends TObject>(ctx: CoreContext, spec: Pr
       const current = await get(db, Number(key));
       await spec.check(db, input, current.id);
       if (spec.servedByOutposts) await notifyProviderOutposts(ctx, db, current.id, afterCommit);
+      let config: Record<string, unknown> = {
+        ...(spec.stored ?? spec.settings)(current),
+        ...settingsOf(input),
+      };
+      if (spec.finalize) config = await spec.finalize(db, config);
       return db
         .updateTable("providers")
         .set({
@@ -168,7 +178,7 @@ export function providerCrudRoutes<S extends TObject>(ctx: CoreContext, spec: Pr
           ...(input.invalidation_flow !== undefined && {
             invalidation_flow: input.invalidation_flow as string,
           }),
-          config: asJson({ ...spec.settings(current), ...settingsOf(input) }),
+          config: asJson(config),
         })
         .where("id", "=", current.id)
         .returningAll()
