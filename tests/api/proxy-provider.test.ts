@@ -73,6 +73,22 @@ for (const backend of backendNames()) {
       expect(moved.body.property_mappings.length).toBe(5);
       const read = await t.api("GET", `${PROXY}${created.body.pk}/`);
       expect(read.body).toEqual(moved.body);
+      // An application without its own launch URL opens the proxy's external host (authentik's default).
+      const app = await t.api("POST", "/api/v3/core/applications/", {
+        body: { name: "Metrics", slug: "metrics", provider: created.body.pk },
+      });
+      expect(app.body.launch_url).toBe("https://metrics.example.test");
+      const oauth = await t.api("POST", "/api/v3/providers/oauth2/", {
+        body: {
+          name: "wiki-oidc",
+          redirect_uris: [{ matching_mode: "strict", url: "https://wiki.example.test/oauth/callback" }],
+          ...flows,
+        },
+      });
+      const wiki = await t.api("POST", "/api/v3/core/applications/", {
+        body: { name: "Wiki", slug: "wiki", provider: oauth.body.pk },
+      });
+      expect(wiki.body.launch_url).toBe("https://wiki.example.test");
     });
 
     test("forward modes need no internal host; proxy mode does; bad values are refused by field", async () => {

@@ -66,6 +66,38 @@ describe.skipIf(!run)("browser login in Chromium", () => {
     await page.close();
   }, 60_000);
 
+  test("the application library searches by name, description and group", async () => {
+    for (const [name, group, description] of [
+      ["Payroll", "Finance", "Salaries"],
+      ["Ledger", "Finance", "Books"],
+      ["Grafana", "Ops", "Dashboards"],
+      ["Pager", "Ops", "On-call"],
+      ["Chat", "", "Team chat"],
+      ["Calendar", "", "Meetings"],
+    ])
+      await t.api("POST", "/api/v3/core/applications/", {
+        body: {
+          name,
+          slug: name.toLowerCase(),
+          group,
+          meta_description: description,
+          meta_launch_url: `https://${name.toLowerCase()}.example.test/`,
+        },
+      });
+    const page = await browser.newPage();
+    await signIn(page, "akadmin", "akadmin-password");
+    await page.waitForURL(`${base}/if/user/`);
+    const names = async () =>
+      (await page.getByTestId("applications").getByRole("link").allTextContents()).sort();
+    await page.getByTestId("app-search").fill("finance");
+    await page.getByRole("link", { name: "Payroll" }).waitFor();
+    await expect(names()).resolves.toEqual(["Ledger", "Payroll"]);
+    await page.getByTestId("app-search").fill("dashboards");
+    await page.getByRole("link", { name: "Payroll" }).waitFor({ state: "detached" });
+    await expect(names()).resolves.toEqual(["Grafana"]);
+    await page.close();
+  }, 60_000);
+
   test("a wrong password shows an error and records login_failed", async () => {
     const page = await browser.newPage();
     await signIn(page, "mia", "not-her-password");

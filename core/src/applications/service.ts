@@ -10,8 +10,8 @@ import { boolParam, orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { evaluateTarget, type PolicyEngineMode } from "../policies/engine.ts";
 import type { PolicyRequest, PolicyResult } from "../policies/types.ts";
-import { summarizeProviders } from "../providers/base.ts";
-import { toBool } from "../store/codec.ts";
+import { type ProviderRow, summarizeProviders } from "../providers/base.ts";
+import { fromJson, toBool } from "../store/codec.ts";
 import type { ApplicationsTable } from "../store/database.ts";
 import { containsText } from "../store/search.ts";
 import type { UserRow } from "../users/serialize.ts";
@@ -69,7 +69,9 @@ export async function serializeApplications(db: Db, rows: ApplicationRow[]) {
       provider_obj: row.provider === null ? null : (summaries.get(row.provider) ?? null),
       backchannel_providers: backchannel,
       backchannel_providers_obj: backchannel.flatMap((id) => summaries.get(id) ?? []),
-      launch_url: row.meta_launch_url || null,
+      launch_url:
+        row.meta_launch_url ||
+        launchUrlOf(row.provider === null ? undefined : providers.find((p) => p.id === row.provider)),
       open_in_new_tab: toBool(row.open_in_new_tab),
       meta_launch_url: row.meta_launch_url,
       meta_icon: row.meta_icon,
@@ -81,6 +83,24 @@ export async function serializeApplications(db: Db, rows: ApplicationRow[]) {
       group: row.group,
     };
   });
+}
+
+/**
+ * authentik's launch URL when the application sets none: a proxy provider's external host, or the
+ * origin of an OAuth2 provider's first strict redirect URI.
+ */
+function launchUrlOf(provider: ProviderRow | undefined): string | null {
+  if (!provider) return null;
+  const config = fromJson<{
+    external_host?: string;
+    redirect_uris?: { matching_mode: string; url: string }[];
+  }>(provider.config);
+  if (provider.kind === "proxy" && config.external_host) return config.external_host;
+  if (provider.kind === "oauth2") {
+    const strict = config.redirect_uris?.find((r) => r.matching_mode === "strict");
+    if (strict && URL.canParse(strict.url)) return new URL(strict.url).origin;
+  }
+  return null;
 }
 
 /** Whether the policies bound to the application let this user (and request) in. */

@@ -1,6 +1,6 @@
 /**
  * <gh-user-interface>: the signed-in user's page — account, MFA devices, app passwords and sessions
- * (with "sign out everywhere"). Applications join it when providers land.
+ * (with "sign out everywhere"), and the library of applications the user may open, searchable.
  */
 import { html, LitElement, nothing } from "lit";
 import { getJson, sendJson } from "../shared/http.ts";
@@ -32,6 +32,9 @@ interface App {
   slug: string;
   launch_url: string | null;
   meta_description: string;
+  meta_publisher: string;
+  meta_icon_url: string | null;
+  group: string;
   open_in_new_tab: boolean;
 }
 interface Brand {
@@ -44,6 +47,7 @@ export class UserInterface extends LitElement {
   static override properties = {
     me: { state: true },
     apps: { state: true },
+    appFilter: { state: true },
     devices: { state: true },
     tokens: { state: true },
     sessions: { state: true },
@@ -55,6 +59,7 @@ export class UserInterface extends LitElement {
   // Reactive properties are declared, not initialised as class fields, so Lit's accessors stay in place.
   declare me: Me | undefined;
   declare apps: App[];
+  declare appFilter: string;
   declare devices: Device[];
   declare tokens: Token[];
   declare sessions: Session[];
@@ -87,6 +92,15 @@ export class UserInterface extends LitElement {
       return;
     }
     await this.refresh();
+  }
+
+  /** The applications matching the search box, by name, description, publisher or group. */
+  private shownApps(): App[] {
+    const needle = (this.appFilter ?? "").trim().toLowerCase();
+    if (!needle) return this.apps;
+    return this.apps.filter((a) =>
+      [a.name, a.meta_description, a.meta_publisher, a.group].some((f) => f?.toLowerCase().includes(needle)),
+    );
   }
 
   private async refresh(): Promise<void> {
@@ -155,13 +169,24 @@ export class UserInterface extends LitElement {
 
       <section aria-labelledby="apps-heading"><h2 id="apps-heading">Applications</h2>
         ${this.apps.length === 0 ? html`<p class="muted">No applications yet.</p>` : nothing}
-        <ul data-testid="applications">${this.apps.map(
+        ${
+          this.apps.length > 5
+            ? html`<p><input type="search" aria-label="Search applications" placeholder="Search applications"
+                data-testid="app-search" .value=${this.appFilter ?? ""}
+                @input=${(e: Event) => {
+                  this.appFilter = (e.target as HTMLInputElement).value;
+                }}></p>`
+            : nothing
+        }
+        <ul data-testid="applications">${this.shownApps().map(
           (a) =>
-            html`<li>${
+            html`<li>${a.meta_icon_url ? html`<img src=${a.meta_icon_url} alt="" width="20" height="20"> ` : nothing}${
               a.launch_url
                 ? html`<a href=${a.launch_url} target=${a.open_in_new_tab ? "_blank" : "_self"} rel="noopener">${a.name}</a>`
                 : a.name
-            }${a.meta_description ? html` <span class="muted">— ${a.meta_description}</span>` : nothing}</li>`,
+            }${a.group ? html` <span class="muted">[${a.group}]</span>` : nothing}${
+              a.meta_description ? html` <span class="muted">— ${a.meta_description}</span>` : nothing
+            }</li>`,
         )}</ul>
       </section>
 
