@@ -67,14 +67,15 @@ describe.skipIf(!run)("browser login in Chromium", () => {
   }, 60_000);
 
   test("the application library searches by name, description and group", async () => {
-    for (const [name, group, description] of [
+    const apps: [string, string, string][] = [
       ["Payroll", "Finance", "Salaries"],
       ["Ledger", "Finance", "Books"],
       ["Grafana", "Ops", "Dashboards"],
       ["Pager", "Ops", "On-call"],
       ["Chat", "", "Team chat"],
       ["Calendar", "", "Meetings"],
-    ])
+    ];
+    for (const [name, group, description] of apps)
       await t.api("POST", "/api/v3/core/applications/", {
         body: {
           name,
