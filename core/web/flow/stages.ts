@@ -6,6 +6,7 @@
 
 import { startAuthentication, startRegistration } from "@simplewebauthn/browser";
 import { html, nothing, type TemplateResult } from "lit";
+import { ref } from "lit/directives/ref.js";
 import { unsafeSVG } from "lit/directives/unsafe-svg.js";
 import qrcode from "qrcode-generator";
 import { type Challenge, errorsFor } from "./challenge.ts";
@@ -229,12 +230,55 @@ function email(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
     <button type="button" class="secondary" ?disabled=${busy} @click=${() => submit({ component: c.component })}>Send the email again</button>`;
 }
 
+interface Permission {
+  id: string;
+  name: string;
+}
+
+function permissionList(label: string, list: Permission[], testId: string) {
+  if (!list.length) return nothing;
+  return html`<p>${label}</p>
+    <ul data-testid=${testId}>${list.map((p) => html`<li data-permission-code=${p.id}>${p.name || p.id}</li>`)}</ul>`;
+}
+
+/** authentik's consent form: who is signing in where, what the application gets, and one button. */
 function consent(c: Challenge, submit: Submit, busy: boolean): TemplateResult {
-  const permissions = (c.permissions as { id: string; name: string }[]) ?? [];
+  const asked = (c.permissions as Permission[] | undefined) ?? [];
+  const added = (c.additional_permissions as Permission[] | undefined) ?? [];
   return html`${pendingUser(c)}
-    <p>${String(c.header_text ?? "")}</p>
-    ${permissions.length ? html`<p>The application asks for:</p><ul>${permissions.map((p) => html`<li>${p.name || p.id}</li>`)}</ul>` : nothing}
+    <p data-testid="consent-header">${String(c.header_text ?? "")}</p>
+    ${
+      added.length
+        ? html`${permissionList("The application already has access to:", asked, "permissions")}
+            ${permissionList("The application asks for these new permissions:", added, "new-permissions")}`
+        : permissionList("The application asks for:", asked, "permissions")
+    }
+    ${errors(errorsFor(c, "token"), "consent-error")}
     <button type="button" ?disabled=${busy} @click=${() => submit({ component: c.component, token: c.token })}>Continue</button>`;
+}
+
+/** Forms already posted, so a re-render never posts one twice. */
+const posted = new WeakSet<Element>();
+
+/**
+ * authentik's autosubmit stage (OAuth 2.0 Form Post Response Mode): a form posting `attrs` to `url`,
+ * sent as soon as it is in the page, with a Continue button should that not happen.
+ */
+function autosubmit(c: Challenge): TemplateResult {
+  const url = String(c.url ?? "");
+  const attrs = (c.attrs as Record<string, string> | undefined) ?? {};
+  if (!/^https?:\/\//i.test(url)) return html`<p class="error" role="alert">This step has nowhere to go.</p>`;
+  const send = (el: Element | undefined) => {
+    if (!el || posted.has(el)) return;
+    posted.add(el);
+    // After this render is in the document: a detached form does not navigate.
+    queueMicrotask(() => (el as HTMLFormElement).submit());
+  };
+  return html`<form method="post" action=${url} ${ref(send)}>
+    ${Object.entries(attrs).map(([name, value]) => html`<input type="hidden" name=${name} value=${String(value)} />`)}
+    <p class="muted" role="status">${String(c.title || "Redirecting…")}</p>
+    <button type="submit">Continue</button>
+  </form>`;
 }
 
 type Renderer = (c: Challenge, submit: Submit, busy: boolean, restart: () => void) => TemplateResult;
@@ -251,6 +295,7 @@ export const STAGES: Record<string, Renderer> = {
   "ak-stage-prompt": prompt,
   "ak-stage-email": email,
   "ak-stage-consent": consent,
+  "ak-stage-autosubmit": autosubmit,
   "ak-stage-access-denied": accessDenied,
   "ak-stage-flow-error": flowError,
 };

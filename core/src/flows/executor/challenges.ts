@@ -13,6 +13,11 @@ export function flowInfo(flow: FlowRow) {
   };
 }
 
+/** authentik's format_title: a flow title may name the application and user ("Redirecting to %(app)s"). */
+export function formatTitle(title: string, values: { app: string; user: string }): string {
+  return title.replace(/%\((app|user)\)s/g, (_, key: "app" | "user") => values[key]);
+}
+
 export function withFlowInfo(flow: FlowRow, challenge: Challenge) {
   return { flow_info: flowInfo(flow), response_errors: {}, ...challenge };
 }

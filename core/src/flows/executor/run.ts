@@ -23,7 +23,14 @@ import { fromJson, toBool } from "../../store/codec.ts";
 import type { FlowStageBindingsTable } from "../../store/database.ts";
 import type { UserRow } from "../../users/serialize.ts";
 import { findUser } from "../../users/service.ts";
-import { accessDenied, flowError, redirectChallenge, safeNext, withFlowInfo } from "./challenges.ts";
+import {
+  accessDenied,
+  flowError,
+  formatTitle,
+  redirectChallenge,
+  safeNext,
+  withFlowInfo,
+} from "./challenges.ts";
 import { type FinishAnswer, type FinishRun, finisherOf } from "./finishers.ts";
 import { consumeFlowToken } from "./flow-tokens.ts";
 import { planFlow } from "./planner.ts";
@@ -84,6 +91,18 @@ class FlowRun {
   }
 
   answer(status: 200 | 302, body?: Record<string, unknown>): ExecutorAnswer {
+    const info = body?.flow_info as { title?: string } | undefined;
+    if (info?.title?.includes("%("))
+      body = {
+        ...body,
+        flow_info: {
+          ...info,
+          title: formatTitle(info.title, {
+            app: (this.plan.context.application as { name?: string } | undefined)?.name ?? "",
+            user: (this.pending ?? this.req.session.user)?.username ?? "",
+          }),
+        },
+      };
     return {
       status,
       ...(body && { body }),
