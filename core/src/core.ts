@@ -10,6 +10,7 @@ import { type BootstrapResult, bootstrap } from "./bootstrap.ts";
 import type { CoreConfig } from "./config/index.ts";
 import { type Clock, type CoreContext, systemClock } from "./context.ts";
 import { type CoreMetrics, createMetrics } from "./metrics.ts";
+import { endTokensWithSessions } from "./oauth2/backchannel.ts";
 import { ensureEmbeddedOutposts } from "./outposts/embedded.ts";
 import { OutpostHub } from "./outposts/hub.ts";
 import { ensureDefaultScopeMappings } from "./providers/scope-mappings.ts";
@@ -70,6 +71,7 @@ export async function createCore(config: CoreConfig, log: Logger, clock: Clock =
   const metrics = createMetrics(store, config["postgresql.pool_max"]);
   const app = buildApp(ctx, metrics);
   const hub = new OutpostHub(ctx);
+  const sessionTokens = endTokensWithSessions(ctx);
   return {
     ctx,
     hub,
@@ -78,6 +80,7 @@ export async function createCore(config: CoreConfig, log: Logger, clock: Clock =
     bootstrap: result,
     close: async () => {
       hub.stop();
+      await sessionTokens.stop();
       await signals.close();
       await store.close();
     },

@@ -13,7 +13,12 @@ export type Signal =
    * and refetch the users and groups named (all of them when neither list is given).
    */
   | ({ kind: "directory_changed" } & Partial<DirectoryChange>)
-  | { kind: "session_ended"; session: string };
+  | { kind: "session_ended"; session: string }
+  /**
+   * An OAuth2 provider, an application, a scope mapping or a certificate-key pair changed: the OAuth2
+   * endpoints drop what they cached (oauth2/cache.ts).
+   */
+  | { kind: "oauth2_changed" };
 
 /** Which users (pks) and groups (uuids) a directory change touched; both empty: credentials only. */
 export interface DirectoryChange {

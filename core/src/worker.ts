@@ -6,7 +6,9 @@ import type { CoreContext } from "./context.ts";
 import { deleteExpiredEvents } from "./events/service.ts";
 import { deleteExpiredFlowTokens } from "./flows/executor/flow-tokens.ts";
 import { deleteExpiredPlans } from "./flows/executor/state.ts";
+import { deleteExpiredGrantCodes } from "./oauth2/device.ts";
 import { deleteExpiredOAuth2Tokens } from "./oauth2/introspect.ts";
+import { deleteExpiredProxySessions } from "./outposts/proxy-sessions.ts";
 import { deleteExpiredReputation } from "./policies/reputation.ts";
 import { deleteExpiredSessions } from "./sessions/service.ts";
 
@@ -21,6 +23,8 @@ export async function housekeeping(
   await deleteExpiredReputation(ctx);
   await deleteExpiredFlowTokens(ctx);
   await deleteExpiredOAuth2Tokens(ctx);
+  await deleteExpiredGrantCodes(ctx);
+  await deleteExpiredProxySessions(ctx);
   if (events + sessions + flows > 0) {
     ctx.log.info("housekeeping", {
       expired_events: events,

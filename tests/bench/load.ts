@@ -8,6 +8,7 @@ import { onCleanup } from "./cleanup.ts";
 import { SetupError } from "./suite.ts";
 
 const REPORT_SCRIPT = resolve(import.meta.dir, "wrk-report.lua");
+const FORM_SCRIPT = resolve(import.meta.dir, "wrk-form.lua");
 
 export const WRK_MISSING = `wrk is not installed; the benchmarks use it to generate load.
 Install it with:  sudo apt-get install wrk   (Debian/Ubuntu; macOS: brew install wrk)`;
@@ -15,12 +16,21 @@ Install it with:  sudo apt-get install wrk   (Debian/Ubuntu; macOS: brew install
 export interface LoadOptions {
   url: string;
   headers?: Record<string, string>;
+  /** POST this form body instead of a GET (wrk-form.lua). */
+  form?: FormLoad;
   /** Seconds of measured load. */
   seconds: number;
   /** Seconds of load before the measured run, discarded. */
   warmupSeconds: number;
   connections: number;
   threads: number;
+}
+
+export interface FormLoad {
+  /** application/x-www-form-urlencoded; with `codesFile`, "{code}" stands for the next code. */
+  body: string;
+  /** One code a line, each sent once; the run ends when they are used up (wrk-form.lua). */
+  codesFile?: string;
 }
 
 export interface LoadResult {
@@ -78,12 +88,23 @@ async function runWrk(options: LoadOptions, seconds: number): Promise<WrkReport>
     `--connections=${options.connections}`,
     `--duration=${seconds}s`,
     "--timeout=10s",
-    `--script=${REPORT_SCRIPT}`,
+    `--script=${options.form ? FORM_SCRIPT : REPORT_SCRIPT}`,
   ];
   for (const [name, value] of Object.entries(options.headers ?? {}))
     args.push("--header", `${name}: ${value}`);
   args.push(options.url);
-  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const form = options.form && {
+    WRK_REPORT_SCRIPT: REPORT_SCRIPT,
+    WRK_FORM_BODY: options.form.body,
+    WRK_FORM_CODES: options.form.codesFile ?? "",
+    WRK_THREADS: String(options.threads),
+  };
+  const proc = Bun.spawn(args, {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    ...(form && { env: { ...process.env, ...form } }),
+  });
   const stop = onCleanup(() => proc.kill("SIGKILL"));
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),

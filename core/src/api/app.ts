@@ -20,12 +20,13 @@ import { invitationsController } from "../invitations/index.ts";
 import type { CoreMetrics } from "../metrics.ts";
 import { oauth2Controller } from "../oauth2/index.ts";
 import { outpostsController } from "../outposts/index.ts";
+import { proxySessionsController } from "../outposts/proxy-sessions.ts";
 import { policiesController } from "../policies/index.ts";
 import { reputationScoresController } from "../policies/reputation-scores.ts";
 import { promptsController } from "../prompts/index.ts";
 import { ldapOutpostController, ldapProvidersController } from "../providers/ldap.ts";
 import { oauth2ProvidersController } from "../providers/oauth2.ts";
-import { proxyProvidersController } from "../providers/proxy.ts";
+import { proxyOutpostController, proxyProvidersController } from "../providers/proxy.ts";
 import { radiusOutpostController, radiusProvidersController } from "../providers/radius.ts";
 import { radiusMappingsController } from "../providers/radius-mappings.ts";
 import { scopeMappingsController } from "../providers/scope-mappings.ts";
@@ -41,6 +42,18 @@ import { errorResponse } from "./gate.ts";
 import { requestMeta } from "./request.ts";
 
 export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
+  // Providers, their outpost views and mappings: a group of its own keeps the app's type shallow enough.
+  const providers = new Elysia()
+    .use(ldapProvidersController(ctx))
+    .use(ldapOutpostController(ctx))
+    .use(radiusProvidersController(ctx))
+    .use(radiusOutpostController(ctx))
+    .use(proxySessionsController(ctx))
+    .use(proxyOutpostController(ctx))
+    .use(radiusMappingsController(ctx))
+    .use(scopeMappingsController(ctx))
+    .use(oauth2ProvidersController(ctx))
+    .use(proxyProvidersController(ctx));
   const api = new Elysia({ prefix: "/api/v3" })
     .use(brandsController(ctx))
     .use(usersController(ctx))
@@ -60,14 +73,7 @@ export function buildApp(ctx: CoreContext, metrics: CoreMetrics) {
     .use(outpostsController(ctx))
     .use(rbacController(ctx))
     .use(applicationsController(ctx))
-    .use(ldapProvidersController(ctx))
-    .use(ldapOutpostController(ctx))
-    .use(radiusProvidersController(ctx))
-    .use(radiusOutpostController(ctx))
-    .use(radiusMappingsController(ctx))
-    .use(scopeMappingsController(ctx))
-    .use(oauth2ProvidersController(ctx))
-    .use(proxyProvidersController(ctx))
+    .use(providers)
     .use(certificatesController(ctx))
     .use(blueprintsController(ctx, blueprintDirs(ctx.config.blueprints_dir)));
 

@@ -9,6 +9,7 @@ import { crudRoutes } from "../api/crud.ts";
 import { boolParam, intListParam } from "../api/query.ts";
 import type { Actor } from "../auth/actor.ts";
 import type { CoreContext, Db } from "../context.ts";
+import { oauth2Changed } from "../oauth2/cache.ts";
 import { findUser } from "../users/service.ts";
 import {
   APPLICATION_READ_ONLY,
@@ -65,9 +66,19 @@ export function applicationsController(ctx: CoreContext) {
           : { user: actor.user, http: { ip: null, userAgent: "", path: "" } },
       ),
     get: visible,
-    create: (db, input) => createApplication(db, input),
-    update: updateApplication,
-    remove: deleteApplication,
+    // An application gives its OAuth2 provider its issuer and discovery document.
+    create: (db, input, _actor, afterCommit) => {
+      afterCommit(() => oauth2Changed(ctx));
+      return createApplication(db, input);
+    },
+    update: (db, key, input, afterCommit) => {
+      afterCommit(() => oauth2Changed(ctx));
+      return updateApplication(db, key, input);
+    },
+    remove: (db, key, afterCommit) => {
+      afterCommit(() => oauth2Changed(ctx));
+      return deleteApplication(db, key);
+    },
     serialize: async (db, row) => (await serializeApplications(db, [row]))[0],
     model: (row) => ({ name: "application", pk: row.app_uuid, label: row.slug }),
   });

@@ -5,6 +5,7 @@
  */
 import { GatehouseError, isGatehouseError, validationError } from "../../../shared/errors.ts";
 import type { CoreContext, Db } from "../context.ts";
+import { oauth2Changed } from "../oauth2/cache.ts";
 import { modelHandler, type Pk } from "./models.ts";
 import { type Blueprint, type BlueprintEntry, parseBlueprint, Tag } from "./parse.ts";
 
@@ -28,7 +29,7 @@ export async function applyBlueprint(
   env: Record<string, string | undefined> = process.env,
 ): Promise<ApplyResult> {
   const blueprint = parseBlueprint(content);
-  return ctx.store.db.transaction().execute(async (db) => {
+  const applied = await ctx.store.db.transaction().execute(async (db) => {
     const result: ApplyResult = {
       blueprint,
       created: 0,
@@ -60,6 +61,9 @@ export async function applyBlueprint(
     }
     return result;
   });
+  // Applications (an OAuth2 provider's issuer and discovery document) may have changed.
+  if (applied.created + applied.updated + applied.deleted > 0) oauth2Changed(ctx);
+  return applied;
 }
 
 async function applyEntry(

@@ -16,6 +16,7 @@ import type { RequestMeta } from "../api/request.ts";
 import { type Actor, requireSuperuser } from "../auth/actor.ts";
 import { type CoreContext, type Db, inTransaction } from "../context.ts";
 import type { EventAction } from "../events/actions.ts";
+import { oauth2Changed } from "../oauth2/cache.ts";
 import { outpostOfUser } from "../outposts/service.ts";
 import { generateCertificate, SUPPORTED_ALGS } from "./generate.ts";
 import { CERTIFICATE_READ_ONLY, CertificateGenerationRequest, CertificateKeyPairRequest } from "./model.ts";
@@ -58,6 +59,8 @@ function pemDownload(name: string, suffix: string, data: string): Response {
 export function certificatesController(ctx: CoreContext) {
   const notify = (outposts: string[]) => {
     for (const outpost of outposts) ctx.signals.emit({ kind: "outpost_changed", outpost });
+    // An OAuth2 provider may sign with the pair.
+    oauth2Changed(ctx);
   };
   /** One write, its audit event, and the outposts to tell once it is committed. */
   const write = async (

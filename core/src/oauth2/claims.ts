@@ -9,19 +9,22 @@ import { oauth2Settings } from "../providers/oauth2.ts";
 import { fromJson } from "../store/codec.ts";
 import type { UserRow } from "../users/serialize.ts";
 import { userUid } from "../users/serialize.ts";
+import { oauth2Cache } from "./cache.ts";
 
 export type ScopeMapping = { scope_name: string | null; expression: string; description: string | null };
 
-/** The provider's scope mappings, in the order configured. */
+/** The provider's scope mappings, in the order configured; kept in the OAuth2 cache (cache.ts). */
 export async function scopeMappings(ctx: CoreContext, provider: ProviderRow): Promise<ScopeMapping[]> {
   const ids = oauth2Settings(provider).property_mappings;
   if (ids.length === 0) return [];
-  return ctx.store.db
-    .selectFrom("property_mappings")
-    .select(["scope_name", "expression", "description"])
-    .where("pm_uuid", "in", ids)
-    .where("kind", "=", "scope")
-    .execute();
+  return oauth2Cache(ctx).get(`scope-mappings:${provider.id}:${ids.join(",")}`, () =>
+    ctx.store.db
+      .selectFrom("property_mappings")
+      .select(["scope_name", "expression", "description"])
+      .where("pm_uuid", "in", ids)
+      .where("kind", "=", "scope")
+      .execute(),
+  );
 }
 
 /** CEL values as JSON: maps to objects, ints to numbers, bytes to base64. */
@@ -68,12 +71,15 @@ export async function scopeClaims(
 /** The issuer: per provider, `<origin>/application/o/<slug>/`; global, `<origin>/`. */
 export async function issuerOf(ctx: CoreContext, origin: string, provider: ProviderRow): Promise<string> {
   if (oauth2Settings(provider).issuer_mode === "global") return `${origin}/`;
-  const app = await ctx.store.db
-    .selectFrom("applications")
-    .select("slug")
-    .where("provider", "=", provider.id)
-    .executeTakeFirst();
-  return `${origin}/application/o/${app?.slug ?? ""}/`;
+  const slug = await oauth2Cache(ctx).get(`application-slug:${provider.id}`, async () => {
+    const app = await ctx.store.db
+      .selectFrom("applications")
+      .select("slug")
+      .where("provider", "=", provider.id)
+      .executeTakeFirst();
+    return app?.slug ?? "";
+  });
+  return `${origin}/application/o/${slug}/`;
 }
 
 /** `sub` as the provider's sub_mode says (authentik's SubModes). */

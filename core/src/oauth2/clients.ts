@@ -1,12 +1,13 @@
 /**
  * OAuth2 clients: the provider a client_id names, and client authentication (RFC 6749 §2.3.1) by HTTP
  * Basic or the body. Secrets are compared in constant time, also for unknown clients, so timing tells
- * nothing; a failed Basic gets 401 with WWW-Authenticate.
+ * nothing; a failed Basic gets 401 with WWW-Authenticate. Clients are looked up in memory (cache.ts).
  */
 import { constantTimeEqual } from "../../../shared/crypto.ts";
 import type { CoreContext } from "../context.ts";
-import type { ProviderRow } from "../providers/base.ts";
+import { OAUTH2_CLIENT_KINDS, type ProviderRow } from "../providers/base.ts";
 import { oauth2Settings } from "../providers/oauth2.ts";
+import { oauth2Cache } from "./cache.ts";
 import { OAuthError } from "./http.ts";
 
 export interface ClientCredentials {
@@ -48,12 +49,29 @@ export const invalidClient = (basic: boolean) =>
     basic ? { "www-authenticate": 'Basic realm="gatehouse"' } : {},
   );
 
+/** The OAuth2 provider a client_id names, from the client index (oauth2/cache.ts). */
 export async function providerByClientId(
   ctx: CoreContext,
   clientId: string,
 ): Promise<ProviderRow | undefined> {
-  const rows = await ctx.store.db.selectFrom("providers").selectAll().where("kind", "=", "oauth2").execute();
-  return rows.find((r) => oauth2Settings(r).client_id === clientId);
+  const index = await oauth2Cache(ctx).get("clients", () => clientIndex(ctx));
+  return index.get(clientId);
+}
+
+/** Every OAuth2 provider by its client_id (unique: the provider API refuses a taken one). */
+async function clientIndex(ctx: CoreContext): Promise<Map<string, ProviderRow>> {
+  const rows = await ctx.store.db
+    .selectFrom("providers")
+    .selectAll()
+    .where("kind", "in", OAUTH2_CLIENT_KINDS)
+    .execute();
+  const index = new Map<string, ProviderRow>();
+  // Ordered as the rows came, the first provider with an id wins, as the scan this replaces did.
+  for (const row of rows) {
+    const id = oauth2Settings(row).client_id;
+    if (!index.has(id)) index.set(id, row);
+  }
+  return index;
 }
 
 export interface AuthenticateOptions {

@@ -12,7 +12,8 @@ import { oauth2Settings, timedeltaMs } from "../providers/oauth2.ts";
 import { asJson } from "../store/codec.ts";
 import type { UserRow } from "../users/serialize.ts";
 import { type ScopeMapping, scopeClaims, sessionSid, subject } from "./claims.ts";
-import { type SigningKey, signingKey, signJwt } from "./keys.ts";
+import { cachedSigningKey, type SigningKey, signJwt } from "./keys.ts";
+import { writeTokenRows } from "./token-writer.ts";
 
 export const ACR = "goauthentik.io/providers/oauth2/default";
 
@@ -73,7 +74,7 @@ export async function issueTokens(ctx: CoreContext, grant: Grant): Promise<Issue
     ...(grant.amr?.length && { amr: grant.amr }),
     ...(grant.sessionHash && { sid: sessionSid(grant.sessionHash) }),
   };
-  const key = await signingKey(ctx.store.db, grant.provider);
+  const key = await cachedSigningKey(ctx, grant.provider);
   const rows: Parameters<typeof store>[1] = [];
   const issued: Issued = { token_type: "Bearer", scope, expires_in: lifetime };
 
@@ -111,25 +112,23 @@ async function store(
   grant: Grant,
   now: number,
 ): Promise<void> {
-  if (rows.length === 0) return;
-  await ctx.store.db
-    .insertInto("oauth2_tokens")
-    .values(
-      rows.map((r) => ({
-        token_hash: sha256Hex(r.token),
-        kind: r.kind,
-        provider_id: grant.provider.id,
-        user_id: grant.user.id,
-        scope: grant.scopes.join(" "),
-        claims: asJson(r.claims),
-        created: new Date(now * 1000).toISOString(),
-        expires: new Date(r.expires * 1000).toISOString(),
-        revoked: false,
-        family: grant.family ?? null,
-        session_hash: grant.sessionHash ?? null,
-      })),
-    )
-    .execute();
+  // Written with other grants' rows when they come together (token-writer.ts).
+  await writeTokenRows(
+    ctx,
+    rows.map((r) => ({
+      token_hash: sha256Hex(r.token),
+      kind: r.kind,
+      provider_id: grant.provider.id,
+      user_id: grant.user.id,
+      scope: grant.scopes.join(" "),
+      claims: asJson(r.claims),
+      created: new Date(now * 1000).toISOString(),
+      expires: new Date(r.expires * 1000).toISOString(),
+      revoked: false,
+      family: grant.family ?? null,
+      session_hash: grant.sessionHash ?? null,
+    })),
+  );
 }
 
 /** Revokes every token of a grant family (a reused code or refresh token). Returns how many. */

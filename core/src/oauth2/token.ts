@@ -18,6 +18,7 @@ import type { UserRow } from "../users/serialize.ts";
 import { createUser, findUser, findUserByUsername } from "../users/service.ts";
 import { issuerOf, scopeMappings } from "./claims.ts";
 import { authenticateClient, clientCredentials, invalidClient, providerByClientId } from "./clients.ts";
+import { deviceCodeGrant } from "./device-grant.ts";
 import { formBody, OAuthError, oauthEndpoint, oauthJson, originOf } from "./http.ts";
 import { issueTokens, revokeFamily } from "./issue.ts";
 
@@ -29,6 +30,7 @@ const GRANTS: Record<string, GrantHandler> = {
   authorization_code: authorizationCodeGrant,
   refresh_token: refreshTokenGrant,
   client_credentials: clientCredentialsGrant,
+  [DEVICE_CODE_GRANT]: deviceCodeGrant,
 };
 
 export const SUPPORTED_GRANTS = [...Object.keys(GRANTS), "implicit"];

@@ -34,7 +34,15 @@ export async function liveAccessToken(ctx: CoreContext, token: string) {
     .selectFrom("oauth2_tokens as t")
     .innerJoin("providers as p", "p.id", "t.provider_id")
     .selectAll("p")
-    .select(["t.user_id", "t.scope", "t.claims", "t.expires", "t.revoked", "t.kind as token_kind"])
+    .select([
+      "t.user_id",
+      "t.scope",
+      "t.claims",
+      "t.expires",
+      "t.revoked",
+      "t.kind as token_kind",
+      "t.session_hash",
+    ])
     .where("t.token_hash", "=", sha256Hex(token))
     .executeTakeFirst();
   if (row?.token_kind !== "access" || toBool(row.revoked)) return undefined;
@@ -49,7 +57,16 @@ export async function userinfoEndpoint(ctx: CoreContext, request: Request): Prom
   const user = row && (await findUser(ctx.store.db, row.user_id));
   if (!row || !user || !toBool(user.is_active))
     return unauthorized("invalid_token", "The access token is invalid, expired or revoked");
-  const { user_id: _u, scope, claims, expires: _e, revoked: _r, token_kind: _k, ...provider } = row;
+  const {
+    user_id: _u,
+    scope,
+    claims,
+    expires: _e,
+    revoked: _r,
+    token_kind: _k,
+    session_hash: _s,
+    ...provider
+  } = row;
   const scopes = scope.split(" ").filter(Boolean);
   const mapped = await scopeClaims(ctx, await scopeMappings(ctx, provider), user, scopes);
   return oauthJson({ ...mapped, sub: fromJson<{ sub: string }>(claims).sub }, 200, {

@@ -40,7 +40,8 @@ export class OutpostHub {
       else if (signal.kind === "all_outposts_changed")
         for (const id of this.sockets.keys()) this.sendTo(id, Instruction.TRIGGER_UPDATE, {});
       else if (signal.kind === "directory_changed") void this.directoryChanged(signal);
-      else this.sendAll(Instruction.SESSION_END, { session_id: signal.session });
+      else if (signal.kind === "session_ended")
+        this.sendAll(Instruction.SESSION_END, { session_id: signal.session });
     });
   }
 

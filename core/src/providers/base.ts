@@ -17,6 +17,9 @@ export const PROVIDER_KINDS = {
 } as const;
 export type ProviderKind = keyof typeof PROVIDER_KINDS;
 
+/** Provider kinds that are OAuth2 clients of the core (a proxy provider is one, as in authentik). */
+export const OAUTH2_CLIENT_KINDS: ProviderKind[] = ["oauth2", "proxy"];
+
 export function providerModelName(kind: string): string {
   const k = PROVIDER_KINDS[kind as ProviderKind];
   return k ? `${k.app}.${k.model}` : kind;

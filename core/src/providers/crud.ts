@@ -6,10 +6,11 @@
  */
 import type { Static, TObject } from "@sinclair/typebox";
 import { notFound } from "../../../shared/errors.ts";
-import { crudRoutes } from "../api/crud.ts";
+import { type AfterCommit, crudRoutes } from "../api/crud.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
 import { orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
+import { oauth2Changed } from "../oauth2/cache.ts";
 import { asJson } from "../store/codec.ts";
 import { containsText } from "../store/search.ts";
 import {
@@ -134,6 +135,12 @@ export function providerCrudRoutes<S extends TObject>(ctx: CoreContext, spec: Pr
     return paginate(await serialize(c.store.db, found), matching.length, page);
   };
 
+  /**
+   * OAuth2 clients and their documents are kept in memory (oauth2/cache.ts), proxy providers' too: a
+   * committed change to any provider drops them (providers change rarely).
+   */
+  const oauth2Touched = (afterCommit: AfterCommit) => afterCommit(() => oauth2Changed(ctx));
+
   return crudRoutes(ctx, {
     prefix: `/providers/${spec.kind}`,
     tag: "providers",
@@ -143,7 +150,8 @@ export function providerCrudRoutes<S extends TObject>(ctx: CoreContext, spec: Pr
     key: providerIdKey(spec.kind, spec.code),
     list,
     get: (db, key) => get(db, Number(key)),
-    async create(db, input) {
+    async create(db, input, _actor, afterCommit) {
+      oauth2Touched(afterCommit);
       let config: Record<string, unknown> = { ...spec.initial(), ...settingsOf(input) };
       await spec.check(db, { ...config, ...input } as Partial<Static<S>>);
       if (spec.finalize) config = await spec.finalize(db, config);
@@ -161,6 +169,7 @@ export function providerCrudRoutes<S extends TObject>(ctx: CoreContext, spec: Pr
     },
     async update(db, key, input, afterCommit) {
       const current = await get(db, Number(key));
+      oauth2Touched(afterCommit);
       await spec.check(db, input, current.id);
       if (spec.servedByOutposts) await notifyProviderOutposts(ctx, db, current.id, afterCommit);
       let config: Record<string, unknown> = {
@@ -186,6 +195,7 @@ export function providerCrudRoutes<S extends TObject>(ctx: CoreContext, spec: Pr
     },
     async remove(db, key, afterCommit) {
       const row = await get(db, Number(key));
+      oauth2Touched(afterCommit);
       if (spec.servedByOutposts) await notifyProviderOutposts(ctx, db, row.id, afterCommit);
       await db.deleteFrom("providers").where("id", "=", row.id).execute();
       return row;

@@ -91,12 +91,22 @@ const DEFAULTS = {
 
 export type OAuth2Settings = typeof DEFAULTS & { client_id: string; client_secret: string };
 
-export const oauth2Settings = (row: ProviderRow): OAuth2Settings => ({
-  ...DEFAULTS,
-  client_id: "",
-  client_secret: "",
-  ...fromJson<Partial<OAuth2Settings>>(row.config),
-});
+/** Parsed settings by row, with the config they came from: the token endpoint asks several times a request. */
+const parsedSettings = new WeakMap<ProviderRow, { config: unknown; settings: OAuth2Settings }>();
+
+/** A provider row's settings with the defaults filled in; treat the answer as read-only (it is shared). */
+export function oauth2Settings(row: ProviderRow): OAuth2Settings {
+  const kept = parsedSettings.get(row);
+  if (kept && kept.config === row.config) return kept.settings;
+  const settings: OAuth2Settings = {
+    ...DEFAULTS,
+    client_id: "",
+    client_secret: "",
+    ...fromJson<Partial<OAuth2Settings>>(row.config),
+  };
+  parsedSettings.set(row, { config: row.config, settings });
+  return settings;
+}
 
 const TIMEDELTA_UNITS = new Set([
   "weeks",

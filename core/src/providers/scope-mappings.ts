@@ -10,6 +10,7 @@ import { crudRoutes } from "../api/crud.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
 import { boolParam, orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
+import { oauth2Changed } from "../oauth2/cache.ts";
 import { compileExpression, MAX_EXPRESSION_LENGTH } from "../policies/expression.ts";
 import { containsText } from "../store/search.ts";
 import { type MappingRow, mappingKind, mappingTaken } from "./mappings.ts";
@@ -179,8 +180,9 @@ export function scopeMappingsController(ctx: CoreContext) {
     key: uuidKey,
     list,
     get,
-    async create(db, input) {
+    async create(db, input, _actor, afterCommit) {
       await check(db, input);
+      afterCommit(() => oauth2Changed(ctx));
       return db
         .insertInto("property_mappings")
         .values({
@@ -195,9 +197,10 @@ export function scopeMappingsController(ctx: CoreContext) {
         .returningAll()
         .executeTakeFirstOrThrow();
     },
-    async update(db, key, input) {
+    async update(db, key, input, afterCommit) {
       await get(db, key);
       await check(db, input, key);
+      afterCommit(() => oauth2Changed(ctx));
       return db
         .updateTable("property_mappings")
         .set({
@@ -211,8 +214,9 @@ export function scopeMappingsController(ctx: CoreContext) {
         .returningAll()
         .executeTakeFirstOrThrow();
     },
-    async remove(db, key) {
+    async remove(db, key, afterCommit) {
       const row = await get(db, key);
+      afterCommit(() => oauth2Changed(ctx));
       await db.deleteFrom("property_mappings").where("pm_uuid", "=", key).execute();
       return row;
     },

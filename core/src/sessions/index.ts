@@ -109,12 +109,10 @@ export function sessionsController(ctx: CoreContext) {
         const targets = users.length === 0 ? [actor.user.id] : users;
         if (targets.some((id) => id !== actor.user.id)) requireSuperuser(actor);
         const deleted = await inTransaction(ctx, async (trx) => {
-          const result = await trx.deleteFrom("sessions").where("user_id", "in", targets).executeTakeFirst();
-          await audit(ctx, trx, actor, meta, "logout", {
-            sessions_revoked: Number(result.numDeletedRows),
-            users: targets,
-          });
-          return Number(result.numDeletedRows);
+          // Through endSessions, so the outposts hear SESSION_END and the sessions' tokens end too.
+          const ended = await endSessions(ctx, trx, { userIds: targets });
+          await audit(ctx, trx, actor, meta, "logout", { sessions_revoked: ended, users: targets });
+          return ended;
         });
         return { deleted };
       },

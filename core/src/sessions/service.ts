@@ -48,6 +48,16 @@ export async function endSessions(ctx: CoreContext, db: Db, which: SessionSelect
   else if ("hash" in which) q = q.where("session_hash", "=", which.hash);
   else q = q.where("user_id", "in", which.userIds.length > 0 ? which.userIds : [-1]);
   const ended = await q.returning("session_hash").execute();
+  // Proxy outpost sessions built on these logins end in the same step (outposts also get SESSION_END).
+  if (ended.length > 0)
+    await db
+      .deleteFrom("proxy_sessions")
+      .where(
+        "core_session_hash",
+        "in",
+        ended.map((r) => r.session_hash),
+      )
+      .execute();
   for (const row of ended) ctx.signals.emit({ kind: "session_ended", session: row.session_hash });
   return ended.length;
 }

@@ -263,6 +263,21 @@ export interface OAuth2DeviceCodesTable {
   expires: Timestamp;
 }
 
+export interface ProxySessionsTable {
+  /** SHA-256 (hex) of the proxy session cookie's value. */
+  session_hash: string;
+  provider_id: number;
+  user_id: number;
+  /** The core session (its hash, the tokens' `sid`) the login came from; SESSION_END ends this too. */
+  core_session_hash: string | null;
+  /** The user's claims as the outpost passes them upstream. */
+  claims: Json;
+  /** The access token, encrypted by the outpost with a key derived from the cookie's value. */
+  sealed_token: string;
+  created: Timestamp;
+  expires: Timestamp;
+}
+
 export interface PromptsTable {
   prompt_uuid: string;
   name: string;
@@ -429,6 +444,7 @@ export interface Database {
   oauth2_tokens: OAuth2TokensTable;
   oauth2_codes: OAuth2CodesTable;
   oauth2_device_codes: OAuth2DeviceCodesTable;
+  proxy_sessions: ProxySessionsTable;
   prompts: PromptsTable;
   invitations: InvitationsTable;
   flow_tokens: FlowTokensTable;

@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import { currentBrand } from "../brands/service.ts";
 import type { CoreContext } from "../context.ts";
 import { flowSession } from "../flows/executor/session.ts";
+import { devicePageController } from "../oauth2/device-page.ts";
 import { bundle } from "./bundle.ts";
 import { LOGO_SVG, page } from "./pages.ts";
 
@@ -14,6 +15,7 @@ const hostOf = (request: Request) => request.headers.get("host") ?? new URL(requ
 
 export function uiController(ctx: CoreContext) {
   return new Elysia()
+    .use(devicePageController(ctx))
     .get("/", async ({ request }) => {
       const session = await flowSession(ctx, request);
       if (session.user) return Response.redirect(new URL("/if/user/", request.url).toString(), 302);

@@ -45,8 +45,9 @@ ${body}
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
       ...SECURITY_HEADERS,
-      // A flow may end by posting its answer to an OAuth2 client (response_mode=form_post).
-      ...(script === "flow.js" && { "content-security-policy": CSP }),
+      // A flow may end by posting its answer to an OAuth2 client (response_mode=form_post), or by
+      // loading clients' front-channel logout URLs in iframes (oauth2/frontchannel.ts).
+      ...(script === "flow.js" && { "content-security-policy": `${CSP}; frame-src https: http:` }),
     },
   });
 }

@@ -6,6 +6,7 @@ import { boolParam, intListParam, listParam, orderingParam } from "../api/query.
 import type { CoreContext, Db } from "../context.ts";
 import { groupIdsByUuid, superuserGroupIds } from "../groups/membership.ts";
 import { resolveRoles, setUserRoles } from "../rbac/service.ts";
+import { endSessions } from "../sessions/service.ts";
 import { asJson } from "../store/codec.ts";
 import { containsText } from "../store/search.ts";
 import type { UserRequest, UserType } from "./model.ts";
@@ -225,6 +226,8 @@ export async function updateUser(
     .executeTakeFirstOrThrow();
   if (groupIds) await setUserGroups(db, id, groupIds);
   if (roles) await setUserRoles(db, id, roles);
+  // As authentik: a deactivated user is signed out everywhere (and their OAuth2 tokens end with it).
+  if (input.is_active === false) await endSessions(ctx, db, { userIds: [id] });
   return row;
 }
 

@@ -10,6 +10,7 @@ import { ref } from "lit/directives/ref.js";
 import { unsafeSVG } from "lit/directives/unsafe-svg.js";
 import qrcode from "qrcode-generator";
 import { type Challenge, errorsFor } from "./challenge.ts";
+import { iframeLogout, sessionEnd } from "./logout.ts";
 
 export type Submit = (response: Record<string, unknown>) => void;
 
@@ -161,6 +162,12 @@ function accessDenied(c: Challenge, _submit: Submit, _busy: boolean, restart: ()
     <button type="button" class="secondary" @click=${restart}>Start again</button>`;
 }
 
+/** authentik's device code finish: the device was signed in; nothing more happens in this window. */
+function deviceCodeFinish(): TemplateResult {
+  return html`<p role="status">You've successfully authenticated your device.</p>
+    <p class="muted">You may close this window and return to your device.</p>`;
+}
+
 function flowError(c: Challenge, _submit: Submit, _busy: boolean, restart: () => void): TemplateResult {
   return html`<p class="error" role="alert">${String(c.error ?? "Something went wrong.")}</p>
     <p class="muted">Reference: <code>${String(c.request_id ?? "")}</code></p>
@@ -298,4 +305,7 @@ export const STAGES: Record<string, Renderer> = {
   "ak-stage-autosubmit": autosubmit,
   "ak-stage-access-denied": accessDenied,
   "ak-stage-flow-error": flowError,
+  "ak-stage-session-end": sessionEnd,
+  "ak-provider-iframe-logout": iframeLogout,
+  "ak-provider-oauth2-device-code-finish": deviceCodeFinish,
 };
