@@ -82,6 +82,27 @@ for (const backend of backendNames()) {
       return payload;
     }
 
+    test("the service account and its claims are kept, and a change to the account shows at once", async () => {
+      const scopes = (
+        await t.api("GET", "/api/v3/propertymappings/provider/scope/?managed__isnull=false&page_size=50")
+      ).body.results.map((m: { pk: string }) => m.pk);
+      const client = await app("claims-kept", { property_mappings: scopes });
+      const first = await grant(client, client.client_secret, "profile");
+      expect(first.status).toBe(200);
+      const account = (await t.api("GET", "/api/v3/core/users/?username=ak-claims-kept-client_credentials"))
+        .body.results[0];
+      const renamed = await t.api("PATCH", `/api/v3/core/users/${account.pk}/`, {
+        body: { name: "Renamed bot" },
+      });
+      expect(renamed.status, renamed.text).toBe(200);
+      const second = await grant(client, client.client_secret, "profile");
+      expect((await verified("claims-kept", second.body.access_token as string)).name).toBe("Renamed bot");
+      await t.api("PATCH", `/api/v3/core/users/${account.pk}/`, { body: { is_active: false } });
+      const refused = await grant(client, client.client_secret, "profile");
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toBe("invalid_grant");
+    });
+
     test("a rotated client secret: the old one stops working, the new one works, at once", async () => {
       const client = await app("rotate-secret");
       expect((await grant(client)).status).toBe(200); // the client is now in the index

@@ -71,7 +71,8 @@ export function oauth2Cache(ctx: CoreContext): OAuth2Cache {
   if (!cache) {
     const created = new OAuth2Cache();
     ctx.signals.on((signal) => {
-      if (signal.kind === "oauth2_changed") created.clear();
+      // Users and groups feed claims and service accounts: a directory change drops those too.
+      if (signal.kind === "oauth2_changed" || signal.kind === "directory_changed") created.clear();
     });
     caches.set(ctx, created);
     cache = created;

@@ -11,6 +11,7 @@ import type { ProviderRow } from "../providers/base.ts";
 import { oauth2Settings, timedeltaMs } from "../providers/oauth2.ts";
 import { asJson } from "../store/codec.ts";
 import type { UserRow } from "../users/serialize.ts";
+import { oauth2Cache } from "./cache.ts";
 import { type ScopeMapping, scopeClaims, sessionSid, subject } from "./claims.ts";
 import { cachedSigningKey, type SigningKey, signJwt } from "./keys.ts";
 import { writeTokenRows } from "./token-writer.ts";
@@ -58,7 +59,12 @@ const seconds = (validity: string, fallback: number) =>
 
 export async function issueTokens(ctx: CoreContext, grant: Grant): Promise<Issued> {
   const settings = oauth2Settings(grant.provider);
-  const claims = await scopeClaims(ctx, grant.mappings, grant.user, grant.scopes);
+  // Claims depend on the user, their groups and the provider's mappings; the cache drops them when
+  // any of those change (cache.ts).
+  const claims = await oauth2Cache(ctx).get(
+    `claims:${grant.provider.id}:${grant.user.id}:${grant.user.is_active}:${grant.scopes.join(" ")}`,
+    () => scopeClaims(ctx, grant.mappings, grant.user, grant.scopes),
+  );
   const now = Math.floor(ctx.clock().getTime() / 1000);
   const lifetime = seconds(settings.access_token_validity, 300_000);
   const scope = grant.scopes.join(" ");

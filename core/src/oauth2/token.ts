@@ -16,6 +16,7 @@ import { oauth2Settings, timedeltaMs } from "../providers/oauth2.ts";
 import { fromJson, toBool, toIso } from "../store/codec.ts";
 import type { UserRow } from "../users/serialize.ts";
 import { createUser, findUser, findUserByUsername } from "../users/service.ts";
+import { oauth2Cache } from "./cache.ts";
 import { issuerOf, scopeMappings } from "./claims.ts";
 import { authenticateClient, clientCredentials, invalidClient, providerByClientId } from "./clients.ts";
 import { deviceCodeGrant } from "./device-grant.ts";
@@ -273,11 +274,21 @@ async function appPasswordUser(
   return user;
 }
 
-/** The provider's own service account, made on first use. */
+/** The provider's own service account, made on first use (kept in the OAuth2 cache once it exists). */
 async function serviceAccount(ctx: CoreContext, provider: ProviderRow): Promise<UserRow> {
   const username = `ak-${provider.name.replace(/[^-a-zA-Z0-9_.]/g, "-")}-client_credentials`;
-  const found = await findUserByUsername(ctx.store.db, username);
-  if (found) return found;
+  const found = await oauth2Cache(ctx)
+    .get(`service-account:${username}`, async () => {
+      const row = await findUserByUsername(ctx.store.db, username);
+      // Not yet made: nothing to keep (a failed load is not cached).
+      if (!row) throw new Error("no service account yet");
+      return row;
+    })
+    .catch(() => undefined);
+  if (found) {
+    if (!toBool(found.is_active)) throw new OAuthError("invalid_grant", "the service account is not active");
+    return found;
+  }
   return ctx.store.db.transaction().execute(
     async (trx) =>
       (await findUserByUsername(trx, username)) ??
