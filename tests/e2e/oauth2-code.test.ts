@@ -231,5 +231,32 @@ for (const backend of backendNames()) {
         error: "invalid_grant",
       });
     });
+
+    test("RP-initiated logout: the end-session URL signs the user out and returns with the state", async () => {
+      const issued = await tokens();
+      const url = oidc.buildEndSessionUrl(config, {
+        id_token_hint: issued.id_token ?? "",
+        post_logout_redirect_uri: REDIRECT,
+        state: "bye",
+      });
+      expect(url.pathname).toBe("/application/o/notes/end-session/");
+      const res = await agent.fetch(url.href);
+      expect(res.status).toBe(302);
+      const flow = /^\/if\/flow\/([^/]+)\/$/.exec(res.headers.get("location") ?? "")?.[1] ?? "";
+      const done = await agent.challenge(flow);
+      expect(done.component).toBe("xak-flow-redirect");
+      const back = new URL(done.to);
+      expect(back.origin + back.pathname).toBe(REDIRECT);
+      expect(back.searchParams.get("state")).toBe("bye");
+      // The session's tokens are revoked (just after the logout's own request).
+      const deadline = Date.now() + 5_000;
+      while ((await oidc.tokenIntrospection(config, issued.access_token)).active && Date.now() < deadline)
+        await Bun.sleep(20);
+      expect((await oidc.tokenIntrospection(config, issued.access_token)).active).toBe(false);
+      // Signed out: the next authorization starts with the login flow.
+      const next = await agent.fetch((await request()).url.href);
+      expect(next.headers.get("location")).toStartWith(`/if/flow/${AUTH}/`);
+      await agent.signIn("alice", "alice-password");
+    });
   });
 }
