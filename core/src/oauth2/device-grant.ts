@@ -12,8 +12,7 @@ import { issuerOf, scopeMappings } from "./claims.ts";
 import { authenticateClient } from "./clients.ts";
 import { POLL_INTERVAL_S } from "./device.ts";
 import { OAuthError, originOf } from "./http.ts";
-import { issueTokens } from "./issue.ts";
-import { activeUser } from "./token.ts";
+import { activeUser, issueTokens } from "./issue.ts";
 
 export async function deviceCodeGrant(ctx: CoreContext, request: Request, form: URLSearchParams) {
   const provider = await authenticateClient(ctx, request, form, { allowPublic: true });

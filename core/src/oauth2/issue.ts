@@ -9,10 +9,12 @@ import { randomSecret, sha256Hex } from "../../../shared/crypto.ts";
 import type { CoreContext } from "../context.ts";
 import type { ProviderRow } from "../providers/base.ts";
 import { oauth2Settings, timedeltaMs } from "../providers/oauth2.ts";
-import { asJson } from "../store/codec.ts";
+import { asJson, toBool } from "../store/codec.ts";
 import type { UserRow } from "../users/serialize.ts";
+import { findUser } from "../users/service.ts";
 import { oauth2Cache } from "./cache.ts";
 import { type ScopeMapping, scopeClaims, sessionSid, subject } from "./claims.ts";
+import { OAuthError } from "./http.ts";
 import { cachedSigningKey, type SigningKey, signJwt } from "./keys.ts";
 import { writeTokenRows } from "./token-writer.ts";
 
@@ -135,6 +137,13 @@ async function store(
       session_hash: grant.sessionHash ?? null,
     })),
   );
+}
+
+/** The user a grant is for, or invalid_grant when it is gone or deactivated. */
+export async function activeUser(ctx: CoreContext, id: number): Promise<UserRow> {
+  const user = await findUser(ctx.store.db, id);
+  if (!user || !toBool(user.is_active)) throw new OAuthError("invalid_grant", "the user is not active");
+  return user;
 }
 
 /** Revokes every token of a grant family (a reused code or refresh token). Returns how many. */

@@ -15,13 +15,13 @@ import type { ProviderRow } from "../providers/base.ts";
 import { oauth2Settings, timedeltaMs } from "../providers/oauth2.ts";
 import { fromJson, toBool, toIso } from "../store/codec.ts";
 import type { UserRow } from "../users/serialize.ts";
-import { createUser, findUser, findUserByUsername } from "../users/service.ts";
+import { createUser, findUserByUsername } from "../users/service.ts";
 import { oauth2Cache } from "./cache.ts";
 import { issuerOf, scopeMappings } from "./claims.ts";
 import { authenticateClient, clientCredentials, invalidClient, providerByClientId } from "./clients.ts";
 import { deviceCodeGrant } from "./device-grant.ts";
 import { formBody, OAuthError, oauthEndpoint, oauthJson, originOf } from "./http.ts";
-import { issueTokens, revokeFamily } from "./issue.ts";
+import { activeUser, issueTokens, revokeFamily } from "./issue.ts";
 
 export type GrantHandler = (ctx: CoreContext, request: Request, form: URLSearchParams) => Promise<unknown>;
 
@@ -49,13 +49,6 @@ export function tokenEndpoint(ctx: CoreContext, request: Request): Promise<Respo
     }
     return oauthJson(await grant(ctx, request, form));
   });
-}
-
-/** The user a grant is for, or invalid_grant when it is gone or deactivated. */
-export async function activeUser(ctx: CoreContext, id: number): Promise<UserRow> {
-  const user = await findUser(ctx.store.db, id);
-  if (!user || !toBool(user.is_active)) throw new OAuthError("invalid_grant", "the user is not active");
-  return user;
 }
 
 const expired = (ctx: CoreContext, at: string | Date) =>

@@ -17,6 +17,19 @@ export const PROVIDER_KINDS = {
 } as const;
 export type ProviderKind = keyof typeof PROVIDER_KINDS;
 
+/** Output fields every provider kind has and no request may set. */
+export const PROVIDER_READ_ONLY = [
+  "pk",
+  "component",
+  "assigned_application_slug",
+  "assigned_application_name",
+  "assigned_backchannel_application_slug",
+  "assigned_backchannel_application_name",
+  "verbose_name",
+  "verbose_name_plural",
+  "meta_model_name",
+] as const;
+
 /** Provider kinds that are OAuth2 clients of the core (a proxy provider is one, as in authentik). */
 export const OAUTH2_CLIENT_KINDS: ProviderKind[] = ["oauth2", "proxy"];
 

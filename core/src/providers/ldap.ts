@@ -17,6 +17,7 @@ import {
   checkProviderBasics,
   flowSlug,
   outpostProviders,
+  PROVIDER_READ_ONLY,
   type ProviderRow,
 } from "./base.ts";
 import { providerCrudRoutes, providerGetter, providerIdKey } from "./crud.ts";
@@ -42,18 +43,7 @@ export const LdapProviderRequest = t.Object({
   mfa_support: t.Optional(t.Boolean()),
 });
 export type LdapProviderRequest = Static<typeof LdapProviderRequest>;
-const READ_ONLY = [
-  "pk",
-  "component",
-  "assigned_application_slug",
-  "assigned_application_name",
-  "assigned_backchannel_application_slug",
-  "assigned_backchannel_application_name",
-  "verbose_name",
-  "verbose_name_plural",
-  "meta_model_name",
-  "outpost_set",
-] as const;
+const READ_ONLY = [...PROVIDER_READ_ONLY, "outpost_set"] as const;
 
 const DEFAULTS = {
   base_dn: "DC=ldap,DC=goauthentik,DC=io",

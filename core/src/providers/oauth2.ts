@@ -10,7 +10,7 @@ import { validationError } from "../../../shared/errors.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { pairExists } from "../crypto/service.ts";
 import { fromJson } from "../store/codec.ts";
-import { checkProviderBasics, type ProviderRow } from "./base.ts";
+import { checkProviderBasics, PROVIDER_READ_ONLY, type ProviderRow } from "./base.ts";
 import { providerCrudRoutes } from "./crud.ts";
 
 const CLIENT_TYPES = ["confidential", "public"] as const;
@@ -57,17 +57,7 @@ export const OAuth2ProviderRequest = t.Object({
 });
 export type OAuth2ProviderRequest = Static<typeof OAuth2ProviderRequest>;
 
-const READ_ONLY = [
-  "pk",
-  "component",
-  "assigned_application_slug",
-  "assigned_application_name",
-  "assigned_backchannel_application_slug",
-  "assigned_backchannel_application_name",
-  "verbose_name",
-  "verbose_name_plural",
-  "meta_model_name",
-] as const;
+const READ_ONLY = [...PROVIDER_READ_ONLY] as const;
 
 /** authentik's defaults (authentik/providers/oauth2/models.py). */
 const DEFAULTS = {

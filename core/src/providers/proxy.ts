@@ -18,7 +18,13 @@ import { pairExists } from "../crypto/service.ts";
 import { scopeMappings } from "../oauth2/claims.ts";
 import { discoveryDocument } from "../oauth2/discovery.ts";
 import { fromJson } from "../store/codec.ts";
-import { assignedApplications, checkProviderBasics, outpostProviders, type ProviderRow } from "./base.ts";
+import {
+  assignedApplications,
+  checkProviderBasics,
+  outpostProviders,
+  PROVIDER_READ_ONLY,
+  type ProviderRow,
+} from "./base.ts";
 import { providerCrudRoutes } from "./crud.ts";
 import { type OAuth2Settings, oauth2Settings, timedeltaMs } from "./oauth2.ts";
 
@@ -48,20 +54,7 @@ export const ProxyProviderRequest = t.Object({
 });
 export type ProxyProviderRequest = Static<typeof ProxyProviderRequest>;
 
-const READ_ONLY = [
-  "pk",
-  "component",
-  "assigned_application_slug",
-  "assigned_application_name",
-  "assigned_backchannel_application_slug",
-  "assigned_backchannel_application_name",
-  "verbose_name",
-  "verbose_name_plural",
-  "meta_model_name",
-  "client_id",
-  "redirect_uris",
-  "outpost_set",
-] as const;
+const READ_ONLY = [...PROVIDER_READ_ONLY, "client_id", "redirect_uris", "outpost_set"] as const;
 
 /** The proxy's own settings and their defaults (authentik's ProxyProvider and its web form). */
 const PROXY_DEFAULTS = {

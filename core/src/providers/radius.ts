@@ -18,6 +18,7 @@ import {
   checkProviderBasics,
   flowSlug,
   outpostProviders,
+  PROVIDER_READ_ONLY,
   type ProviderRow,
 } from "./base.ts";
 import { providerCrudRoutes, providerGetter, providerIdKey } from "./crud.ts";
@@ -40,18 +41,7 @@ export const RadiusProviderRequest = t.Object({
   allow_legacy_clients: t.Optional(t.Boolean()),
 });
 export type RadiusProviderRequest = Static<typeof RadiusProviderRequest>;
-const READ_ONLY = [
-  "pk",
-  "component",
-  "assigned_application_slug",
-  "assigned_application_name",
-  "assigned_backchannel_application_slug",
-  "assigned_backchannel_application_name",
-  "verbose_name",
-  "verbose_name_plural",
-  "meta_model_name",
-  "outpost_set",
-] as const;
+const READ_ONLY = [...PROVIDER_READ_ONLY, "outpost_set"] as const;
 
 const DEFAULTS = {
   client_networks: "0.0.0.0/0, ::/0",
