@@ -1,0 +1,274 @@
+/**
+ * Reverse proxying one upstream app: the upstream alone (the limit), nginx proxying it directly (the
+ * anchor, measured before and after), a minimal Bun-native `fetch` streaming proxy and `http-proxy`
+ * (in Bun, what an outpost binary would run, and in Node) — the two engines the proxy outpost can be
+ * built on — all loaded by wrk at the same concurrency; then each alone on one connection, for the
+ * latency a proxy adds when it is not saturated. The proxy outpost joins when there is one to measure
+ * (proxy-outpost.ts).
+ */
+import { APP_HOST, nginxDirectProxy, type ReverseProxy, startNginx } from "../support/reverse-proxies.ts";
+import { UPSTREAM_BODY } from "../support/upstream.ts";
+import { onCleanup } from "./cleanup.ts";
+import { measure, wrkVersion } from "./load.ts";
+import {
+  type Child,
+  childPids,
+  nodeVersion,
+  startFetchProxy,
+  startHttpProxy,
+  startUpstreamProcess,
+  treeCpuSeconds,
+} from "./proxy-engines.ts";
+import { checkOutpost, outpostScenarios, outpostTarget, type Scenario } from "./proxy-outpost.ts";
+import { machineInfo, processMemory, round, type Table } from "./report.ts";
+import { type BenchSettings, type BenchSuite, SetupError } from "./suite.ts";
+
+interface Figures {
+  requests_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  /** CPU time of the process under test per request (all its threads and worker processes). */
+  cpu_us_per_request: number | undefined;
+  /** Share of one CPU the process under test used: well under 100 means something else was the limit. */
+  cpu_percent: number | undefined;
+  read_errors: number;
+}
+
+/** With two CPUs or more: the proxy under test alone on CPU 0; wrk and the upstream share CPU 1. */
+function cpuLayout(): { server?: string; client?: string; note: string } {
+  const cpus = navigator.hardwareConcurrency;
+  if (cpus < 2 || !Bun.which("taskset"))
+    return {
+      note: `not pinned (${cpus} CPU${cpus === 1 ? "" : "s"}${Bun.which("taskset") ? "" : ", no taskset"})`,
+    };
+  return {
+    server: "0",
+    client: "1",
+    note: "proxy under test pinned to CPU 0; wrk and the upstream to CPU 1",
+  };
+}
+
+async function load(scenario: Scenario, settings: BenchSettings, connections: number): Promise<Figures> {
+  const options = { url: scenario.url, headers: scenario.headers, connections, threads: settings.threads };
+  if (settings.warmupSeconds > 0)
+    await measure({ ...options, seconds: settings.warmupSeconds, warmupSeconds: 0 });
+  const cpu = () => scenario.pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
+  const before = cpu();
+  const r = await measure({ ...options, seconds: settings.seconds, warmupSeconds: 0 });
+  const used = cpu() - before;
+  return {
+    requests_per_s: round(r.requestsPerSecond),
+    p50_ms: r.latencyMs.p50,
+    p99_ms: r.latencyMs.p99,
+    cpu_us_per_request:
+      scenario.pids.length > 0 && r.requests > 0 ? round((used / r.requests) * 1e6, 1) : undefined,
+    cpu_percent: scenario.pids.length > 0 ? round((used / r.seconds) * 100) : undefined,
+    read_errors: r.errors.read + r.errors.timeout,
+  };
+}
+
+async function check(name: string, url: string): Promise<void> {
+  const res = await fetch(url, { headers: { host: `${APP_HOST}` } });
+  const body = await res.text();
+  if (res.status !== 200 || body !== UPSTREAM_BODY)
+    throw new Error(`${name}: ${url} answered ${res.status} ${body}`);
+}
+
+export const suite: BenchSuite = {
+  description:
+    "Reverse proxying one upstream: nginx (anchor) vs Bun fetch streaming vs http-proxy, and the proxy outpost when present",
+  async run(settings) {
+    const wrk = await wrkVersion();
+    if (!Bun.which("nginx"))
+      throw new SetupError("nginx is not installed: apt-get install nginx-light (the anchor)");
+    const layout = cpuLayout();
+    console.log(`cpu layout: ${layout.note}`);
+    const fixedPort = Number(process.env.GATEHOUSE_BENCH_PROXY_UPSTREAM_PORT ?? 0);
+    const upstream = await startUpstreamProcess(layout.client, fixedPort);
+    const nginx: ReverseProxy = await startNginx(nginxDirectProxy(upstream.url), { cpus: layout.server });
+    onCleanup(() => nginx.stop());
+    const fetchProxy = await startFetchProxy(upstream.url, layout.server);
+    const bunHttpProxy = await startHttpProxy(upstream.url, "bun", layout.server);
+    const node = nodeVersion();
+    const nodeHttpProxy: Child | undefined = node
+      ? await startHttpProxy(upstream.url, "node", layout.server)
+      : undefined;
+    await Bun.sleep(1000);
+    const idle = {
+      bun_fetch_proxy: processMemory(fetchProxy.pid),
+      http_proxy_bun: processMemory(bunHttpProxy.pid),
+      http_proxy_node: nodeHttpProxy && processMemory(nodeHttpProxy.pid),
+      nginx_worker: childPids(nginx.pid).map(processMemory)[0],
+    };
+
+    const anchor: Scenario = {
+      name: "nginx (1 worker)",
+      url: `${nginx.url}/`,
+      headers: {},
+      pids: [nginx.pid],
+    };
+    const engines: Scenario[] = [
+      { name: "Bun fetch proxy", url: `${fetchProxy.url}/`, headers: {}, pids: [fetchProxy.pid] },
+      { name: "http-proxy (Bun)", url: `${bunHttpProxy.url}/`, headers: {}, pids: [bunHttpProxy.pid] },
+      ...(nodeHttpProxy
+        ? [
+            {
+              name: `http-proxy (Node ${node})`,
+              url: `${nodeHttpProxy.url}/`,
+              headers: {},
+              pids: [nodeHttpProxy.pid],
+            },
+          ]
+        : []),
+    ];
+    const limit: Scenario = {
+      name: "upstream alone",
+      url: `${upstream.url}/`,
+      headers: {},
+      pids: [upstream.pid],
+    };
+    for (const s of [limit, anchor, ...engines]) await check(s.name, s.url);
+    const target = outpostTarget();
+    const outpost = typeof target === "string" ? [] : outpostScenarios(target);
+    for (const s of outpost) await checkOutpost(s);
+    if (typeof target === "string") console.log(`proxy outpost: not measured — ${target}`);
+
+    const c = settings.connections;
+    const saturated = new Map<string, Figures>();
+    for (const s of [limit, anchor, ...engines, ...outpost]) {
+      console.log(`${s.name}: ${c} connections`);
+      saturated.set(s.name, await load(s, settings, c));
+    }
+    console.log(`${anchor.name} again`);
+    const anchorAfter = await load(anchor, settings, c);
+    const anchorBefore = saturated.get(anchor.name) as Figures;
+    const nginxRate = (anchorBefore.requests_per_s + anchorAfter.requests_per_s) / 2;
+    const nginxCpu = mean(anchorBefore.cpu_us_per_request, anchorAfter.cpu_us_per_request);
+
+    const single = new Map<string, Figures>();
+    for (const s of [limit, anchor, ...engines, ...outpost.slice(0, 1)]) {
+      console.log(`${s.name}: 1 connection`);
+      single.set(s.name, await load(s, settings, 1));
+    }
+    const after = {
+      bun_fetch_proxy: processMemory(fetchProxy.pid),
+      http_proxy_bun: processMemory(bunHttpProxy.pid),
+      http_proxy_node: nodeHttpProxy && processMemory(nodeHttpProxy.pid),
+      nginx_worker: childPids(nginx.pid).map(processMemory)[0],
+    };
+
+    const ratio = (f: Figures) => round(f.requests_per_s / nginxRate, 2);
+    const cpuRatio = (f: Figures) =>
+      f.cpu_us_per_request && nginxCpu ? round(nginxCpu / f.cpu_us_per_request, 2) : undefined;
+    const base = single.get(limit.name) as Figures;
+    const rows = [...saturated.entries()].map(([name, f]) => ({
+      name,
+      ...f,
+      ratio_to_nginx: ratio(f),
+      cpu_ratio_to_nginx: cpuRatio(f),
+      ...(single.has(name) && {
+        one_connection: {
+          ...(single.get(name) as Figures),
+          added_p50_ms: round((single.get(name) as Figures).p50_ms - base.p50_ms, 3),
+          added_p99_ms: round((single.get(name) as Figures).p99_ms - base.p99_ms, 3),
+        },
+      }),
+    }));
+    const engineRows = rows.filter((r) => engines.some((e) => e.name === r.name));
+    const bunEngines = engineRows.filter((r) => !r.name.includes("Node"));
+    const winner = [...bunEngines].sort((a, b) => b.requests_per_s - a.requests_per_s)[0];
+    const runnerUp = bunEngines.find((r) => r !== winner);
+    const results = {
+      suite: "proxy",
+      machine: { ...machineInfo(wrk), nginx: nginxVersion(), node },
+      settings: {
+        seconds: settings.seconds,
+        warmup_seconds: settings.warmupSeconds,
+        connections: c,
+        cpus: layout.note,
+      },
+      nginx: {
+        requests_per_s: round(nginxRate),
+        drift_percent: round(
+          ((anchorAfter.requests_per_s - anchorBefore.requests_per_s) / anchorBefore.requests_per_s) * 100,
+        ),
+        cpu_us_per_request: nginxCpu,
+        config: "1 worker, upstream keepalive 64, HTTP/1.1 to the upstream, access_log off",
+      },
+      scenarios: rows,
+      engine_choice: winner && {
+        faster_in_bun: winner.name,
+        by_rate: runnerUp ? round(winner.requests_per_s / runnerUp.requests_per_s, 2) : undefined,
+        by_cpu:
+          runnerUp?.cpu_us_per_request && winner.cpu_us_per_request
+            ? round(runnerUp.cpu_us_per_request / winner.cpu_us_per_request, 2)
+            : undefined,
+      },
+      memory_mb: { idle, after_load: after },
+      outpost: typeof target === "string" ? { measured: false, why: target } : { measured: true },
+      goals: {
+        proxy_mode_ratio: 0.6,
+        forward_auth_ratio: 1.0,
+        outpost_idle_rss_mb: 50,
+      },
+    };
+    const tables: Table[] = [
+      {
+        title: `Proxying GET / (${UPSTREAM_BODY.length}-byte body), ${c} keep-alive connections`,
+        columns: ["server", "req/s", "× nginx", "p50 ms", "p99 ms", "CPU %", "CPU µs/req", "× nginx (CPU)"],
+        rows: rows.map((r) => [
+          r.name,
+          r.requests_per_s,
+          r.ratio_to_nginx,
+          r.p50_ms,
+          r.p99_ms,
+          r.cpu_percent ?? "—",
+          r.cpu_us_per_request ?? "—",
+          r.cpu_ratio_to_nginx ?? "—",
+        ]),
+        notes: [
+          `nginx: mean of ${round(anchorBefore.requests_per_s)} and ${round(anchorAfter.requests_per_s)} req/s ` +
+            `(drift ${results.nginx.drift_percent} %); ${layout.note}`,
+          "× nginx (CPU) = nginx's CPU per request ÷ this one's: above 1 means cheaper than nginx. A proxy well",
+          "under 100 % CPU was held back by wrk and the upstream on the other CPU: trust the CPU ratio then.",
+          ...(typeof target === "string" ? [`proxy outpost: not measured — ${target}`] : []),
+        ],
+      },
+      {
+        title: "One connection: latency added to the upstream's own",
+        columns: ["server", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms"],
+        rows: rows
+          .filter((r) => r.one_connection)
+          .map((r) => {
+            const o = r.one_connection as Figures & { added_p50_ms: number; added_p99_ms: number };
+            return [r.name, o.requests_per_s, o.p50_ms, o.p99_ms, o.added_p50_ms, o.added_p99_ms];
+          }),
+      },
+      {
+        title: "Memory (RSS, MB)",
+        columns: ["process", "idle (1 s after start)", "after the load"],
+        rows: (Object.keys(idle) as (keyof typeof idle)[]).map((k) => [
+          k,
+          idle[k]?.rss_mb ?? "—",
+          after[k]?.rss_mb ?? "—",
+        ]),
+      },
+    ];
+    await Promise.all([
+      upstream.stop(),
+      nginx.stop(),
+      fetchProxy.stop(),
+      bunHttpProxy.stop(),
+      nodeHttpProxy?.stop(),
+    ]);
+    return { results, tables };
+  },
+};
+
+function mean(a: number | undefined, b: number | undefined): number | undefined {
+  return a !== undefined && b !== undefined ? round((a + b) / 2, 1) : (a ?? b);
+}
+
+function nginxVersion(): string {
+  return /nginx\/([\d.]+)/.exec(Bun.spawnSync(["nginx", "-v"]).stderr.toString())?.[1] ?? "unknown";
+}
