@@ -1,5 +1,5 @@
-/** Prometheus metrics for the core: requests by route, latency, store and process. */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+/** Prometheus metrics for the core: requests by route, latency, store and process (shared/metrics.ts). */
+import { Counter, Gauge, Histogram, processMetrics, Registry } from "../../shared/metrics.ts";
 import type { Store } from "./store/index.ts";
 
 export interface CoreMetrics {
@@ -10,7 +10,7 @@ export interface CoreMetrics {
 
 export function createMetrics(store: Store, poolMax: number): CoreMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "gatehouse_" });
+  processMetrics(registry, "gatehouse_");
   const requests = new Counter({
     name: "gatehouse_http_requests_total",
     help: "HTTP requests answered, by route template and status",

@@ -3,11 +3,11 @@
  * provider's bind flow (then its access check) and searches from the in-memory directory.
  */
 import { createSecureContext, type SecureContext } from "node:tls";
+import { Gauge } from "../../shared/metrics.ts";
 import { type ApiClient, NotFound } from "../runtime/api.ts";
 import { selfSignedCertificate } from "../runtime/certificate.ts";
 import { CredentialCache } from "../runtime/credential-cache.ts";
 import { runFlow, splitMfa } from "../runtime/flow.ts";
-import { Gauge } from "../runtime/metrics.ts";
 import type { OutpostInstance, OutpostKind, OutpostRuntimeContext } from "../runtime/runtime.ts";
 import {
   buildDirectory,

@@ -3,10 +3,11 @@
  * (then check_access, which also gives the reply attributes), and answers the same credentials again
  * from the verified credential cache the LDAP outpost uses — cleared at once on TRIGGER_UPDATE.
  */
+
+import { Counter, Gauge } from "../../shared/metrics.ts";
 import type { ApiClient } from "../runtime/api.ts";
 import { CredentialCache } from "../runtime/credential-cache.ts";
 import { runFlow } from "../runtime/flow.ts";
-import { Counter, Gauge } from "../runtime/metrics.ts";
 import type { OutpostInstance, OutpostKind, OutpostRuntimeContext } from "../runtime/runtime.ts";
 import { type AuthOutcome, type AuthRequest, RadiusHandler, type RadiusProvider } from "./handler.ts";
 import { type Network, parseNetworks } from "./networks.ts";

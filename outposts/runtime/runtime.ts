@@ -8,13 +8,13 @@ import { rmSync } from "node:fs";
 import { parseListen } from "../../shared/config/load.ts";
 import { isGatehouseError } from "../../shared/errors.ts";
 import { createLogger, type Logger } from "../../shared/log.ts";
+import { Counter, Gauge, Registry } from "../../shared/metrics.ts";
 import { VERSION } from "../../shared/version.ts";
 import { ApiClient, CoreUnavailable } from "./api.ts";
 import { backoffDelay } from "./backoff.ts";
 import { cachePath, loadCache, saveCache } from "./cache.ts";
 import { ControlChannel } from "./channel.ts";
 import type { OutpostConfig } from "./config.ts";
-import { Counter, Gauge, Registry } from "./metrics.ts";
 
 /** What the core says about this outpost (GET /outposts/instances/ → results[0]). */
 export interface OutpostInstance {
