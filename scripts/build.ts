@@ -8,7 +8,7 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
-const OUTPOSTS = ["ldap", "radius"] as const;
+const OUTPOSTS = ["ldap", "radius", "proxy"] as const;
 const targets = process.argv
   .slice(2)
   .flatMap((a) => (a.startsWith("--target=") ? [a.slice("--target=".length)] : []));

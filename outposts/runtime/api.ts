@@ -22,6 +22,13 @@ export class NotFound extends GatehouseError {
   }
 }
 
+/** The core refused what was sent (400). */
+export class Rejected extends GatehouseError {
+  constructor(message: string) {
+    super(message, { status: 400, code: "OR0004Rejected" });
+  }
+}
+
 export class ApiClient {
   readonly base: string;
 
@@ -30,14 +37,25 @@ export class ApiClient {
   }
 
   async get<T>(path: string): Promise<T> {
+    return this.send<T>("GET", path);
+  }
+
+  /**
+   * One call to the core's API. A 400 is the core refusing the request's content (`Rejected`), a 404 a
+   * missing object, 401/403 a refused token; a network error or a 5xx is `CoreUnavailable`.
+   */
+  async send<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.base}/api/v3${path}`, {
+        method,
         headers: {
           authorization: `Bearer ${this.options.token}`,
           "user-agent": `goauthentik.io/outpost/${VERSION}`,
           accept: "application/json",
+          ...(body !== undefined && { "content-type": "application/json" }),
         },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
         ...(this.options.insecure && { tls: { rejectUnauthorized: false } }),
       });
@@ -51,7 +69,9 @@ export class ApiClient {
       });
     }
     if (res.status === 404) throw new NotFound(`${path} answered 404`);
+    if (res.status === 400) throw new Rejected(`${method} ${path} answered 400: ${await res.text()}`);
     if (!res.ok) throw new CoreUnavailable(`${path} answered ${res.status}`);
+    if (res.status === 204) return undefined as T;
     return (await res.json()) as T;
   }
 

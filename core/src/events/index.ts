@@ -11,6 +11,7 @@ import { type PageRequest, type Paginated, pageRequest, paginate } from "../api/
 import { listParam, orderingParam } from "../api/query.ts";
 import { eventUser, requireSuperuser } from "../auth/actor.ts";
 import type { CoreContext } from "../context.ts";
+import { outpostOfUser } from "../outposts/service.ts";
 import { containsJsonText, containsText, jsonText } from "../store/search.ts";
 import { EVENT_ACTIONS, isEventAction } from "./actions.ts";
 import { type EventOut, recordEvent, serializeEvent } from "./service.ts";
@@ -92,6 +93,9 @@ function modelPk(value: string): string {
 
 const jsonPath = (expr: string) => sql<string>`${sql.raw(expr)}`;
 
+/** What an outpost may report (as itself). */
+const OUTPOST_ACTIONS = ["configuration_error", "system_exception"];
+
 export function eventsController(ctx: CoreContext) {
   return new Elysia({ prefix: "/events/events" })
     .use(authenticated(ctx))
@@ -115,10 +119,17 @@ export function eventsController(ctx: CoreContext) {
     .post(
       "/",
       async ({ actor, meta, body, set }) => {
-        requireSuperuser(actor);
+        // authentik gives outposts `add_event` for their configuration_error reports; here an outpost
+        // may post those (as itself), anything else is for superusers.
+        const outpost = !actor.superuser && (await outpostOfUser(ctx.store.db, actor.user.id));
+        if (!outpost) requireSuperuser(actor);
         const input: Static<typeof EventRequest> = parseBody(EventRequest, body, {
           readOnly: ["pk", "created"],
         });
+        if (outpost) {
+          if (!OUTPOST_ACTIONS.includes(input.action)) requireSuperuser(actor);
+          input.user = undefined;
+        }
         if (!isEventAction(input.action)) {
           throw validationError("EV0010UnknownAction", {
             action: [`"${input.action}" is not a valid choice.`],

@@ -1,0 +1,141 @@
+/**
+ * One request to the proxy outpost, as a table of steps: ping; the provider by Host; the outpost's own
+ * paths (start, callback, sign_out, auth/<server>); then, in proxy mode, the allow-list or the user, the
+ * identity headers, and the upstream. Sockets, TLS and websocket frames are server.ts's.
+ */
+import { type Application, isAllowlisted, underDomain } from "./application.ts";
+import { type AuthDeps, authenticate } from "./auth.ts";
+import { withoutCookie } from "./cookie.ts";
+import { type ForwardDeps, forwardAuth, forwardServer } from "./forward.ts";
+import { applyIdentity, stripAuthentikHeaders } from "./headers.ts";
+import { callback, signOut, startLogin } from "./login.ts";
+import { errorPage, redirect } from "./pages.ts";
+import { forwardToUpstream, stripHopHeaders, upstreamUrl } from "./upstream.ts";
+
+const OUTPOST = "/outpost.goauthentik.io";
+
+export interface HandlerDeps extends ForwardDeps {
+  apps(): Application[];
+  upstreamTimeoutMs: number;
+  count(outcome: string): void;
+}
+
+/** What to do with a request: answer it, or bridge a websocket to `target` with these headers. */
+export type Handled =
+  | { kind: "response"; response: Response }
+  | { kind: "websocket"; app: Application; target: URL; headers: Headers; protocols: string[] };
+
+const normalHost = (host: string) =>
+  host
+    .toLowerCase()
+    .replace(/\.$/, "")
+    .replace(/:(80|443)$/, "");
+
+/** The provider a Host belongs to: its external host, else a forward_domain provider's cookie domain. */
+export function findApplication(apps: Application[], rawHost: string | null): Application | undefined {
+  if (!rawHost) return undefined;
+  const host = normalHost(rawHost);
+  const exact = apps.find((a) => normalHost(a.host) === host);
+  if (exact) return exact;
+  const hostname = host.replace(/:\d+$/, "");
+  return apps.find((a) => a.config.mode === "forward_domain" && underDomain(hostname, a.domain));
+}
+
+const respond = (response: Response): Handled => ({ kind: "response", response });
+
+export async function handleRequest(request: Request, deps: HandlerDeps, clientIp: string): Promise<Handled> {
+  const url = new URL(request.url);
+  const path = url.pathname;
+  if (path === `${OUTPOST}/ping`) return respond(new Response(null, { status: 204 }));
+  const host = request.headers.get("x-forwarded-host") ?? request.headers.get("host");
+  const app = findApplication(deps.apps(), host);
+  if (!app) {
+    deps.count("unknown_host");
+    return respond(errorPage(404, "Not found", "No application is configured for this host."));
+  }
+  if (path === OUTPOST || path.startsWith(`${OUTPOST}/`))
+    return respond(await outpostPath(app, request, url, deps));
+  if (app.config.mode !== "proxy") {
+    deps.count("not_found");
+    return respond(errorPage(404, "Not found", "This host only answers forward-auth requests."));
+  }
+  return proxy(app, request, url, deps, clientIp);
+}
+
+async function outpostPath(
+  app: Application,
+  request: Request,
+  url: URL,
+  deps: HandlerDeps,
+): Promise<Response> {
+  const sub = url.pathname.slice(OUTPOST.length);
+  switch (sub) {
+    case "/start":
+    case "/sign_in":
+      deps.count("start");
+      return startLogin(app, request, url.searchParams.get("rd"), deps);
+    case "/callback":
+      deps.count("callback");
+      return callback(app, request, deps);
+    case "/sign_out":
+      deps.count("sign_out");
+      return signOut(app, request, deps);
+  }
+  const server = forwardServer(url.pathname, url.searchParams);
+  if (server) {
+    const { response, outcome } = await forwardAuth(app, server, request, deps);
+    deps.count(`forward_${outcome}`);
+    return response;
+  }
+  deps.count("not_found");
+  return errorPage(404, "Not found", "No such outpost path.");
+}
+
+async function proxy(
+  app: Application,
+  request: Request,
+  url: URL,
+  deps: HandlerDeps,
+  clientIp: string,
+): Promise<Handled> {
+  const original = new URL(`${url.pathname}${url.search}`, `${app.externalBase}/`);
+  const allowed = isAllowlisted(app, original);
+  const auth = allowed ? undefined : await authenticate(app, request, deps as AuthDeps);
+  if (!allowed && !auth?.ok) {
+    deps.count("unauthenticated");
+    return respond(
+      redirect(`${app.externalBase}${OUTPOST}/start?rd=${encodeURIComponent(original.href)}`, 302),
+    );
+  }
+  const headers = new Headers(request.headers);
+  stripAuthentikHeaders(headers);
+  if (auth?.ok && auth.via !== "session") headers.delete("authorization");
+  const cookie = withoutCookie(request.headers.get("cookie"), app.cookie);
+  if (cookie) headers.set("cookie", cookie);
+  else headers.delete("cookie");
+  const isWebsocket = request.headers.get("upgrade")?.toLowerCase() === "websocket";
+  const protocols = (request.headers.get("sec-websocket-protocol") ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
+  stripHopHeaders(headers);
+  const forwardedFor = request.headers.get("x-forwarded-for");
+  headers.set("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp);
+  headers.set("x-forwarded-host", request.headers.get("host") ?? app.host);
+  headers.set("x-forwarded-proto", app.external.protocol.replace(":", ""));
+  if (auth?.ok) applyIdentity(headers, app, auth.identity, deps.meta);
+  const proxyClaims = auth?.ok ? auth.identity.claims.ak_proxy : undefined;
+  if (proxyClaims?.host_header) headers.set("host", proxyClaims.host_header);
+  const target = upstreamUrl(proxyClaims?.backend_override || app.config.internal_host, url);
+  if (isWebsocket) {
+    for (const name of [...headers.keys()]) if (name.startsWith("sec-websocket-")) headers.delete(name);
+    return { kind: "websocket", app, target, headers, protocols };
+  }
+  const result = await forwardToUpstream(request, target, headers, {
+    verifyTls: app.config.internal_host_ssl_validation,
+    timeoutMs: deps.upstreamTimeoutMs,
+  });
+  deps.count(allowed ? `allowlisted_${result.outcome}` : result.outcome);
+  if (result.detail) deps.log.warn("upstream failed", { provider: app.config.name, detail: result.detail });
+  return respond(result.response);
+}

@@ -1,0 +1,93 @@
+/**
+ * The X-authentik-* headers (authentik's addHeaders): who the user is, for the upstream (proxy mode) or
+ * the reverse proxy's auth subrequest (forward modes). What a client sent under those names — in any
+ * case, with underscores for dashes, repeated — is removed first, so it cannot be smuggled through. A
+ * value with CR, LF or NUL in it (from a user's name or attributes) is left out, never sent.
+ */
+import { VERSION } from "../../shared/version.ts";
+import type { Application } from "./application.ts";
+import type { Identity } from "./claims.ts";
+
+const PREFIX = "x-authentik-";
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const UNSAFE_VALUE = /[\r\n\0]/;
+/** Names an attribute may not set: they frame the request itself. */
+const RESERVED = new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "cookie"]);
+
+/** Whether a header name is one of ours once underscores are read as dashes (X_authentik_username). */
+export function isAuthentikHeader(name: string): boolean {
+  return name.toLowerCase().replace(/_/g, "-").startsWith(PREFIX);
+}
+
+/** Removes every X-authentik-* header (and underscore variant) the client sent. */
+export function stripAuthentikHeaders(headers: Headers): void {
+  const names = new Set<string>();
+  headers.forEach((_value, name) => {
+    if (isAuthentikHeader(name)) names.add(name);
+  });
+  for (const name of names) headers.delete(name);
+}
+
+export interface HeaderMeta {
+  outpost: string;
+}
+
+/** A header that is safe to send: a token name and a value without line breaks. */
+export function safeHeader(name: string, value: string): boolean {
+  return TOKEN.test(name) && !UNSAFE_VALUE.test(value);
+}
+
+const str = (v: unknown): string | undefined =>
+  typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : undefined;
+
+const list = (v: unknown): string =>
+  Array.isArray(v)
+    ? v
+        .map((x) => str(x) ?? "")
+        .filter(Boolean)
+        .join("|")
+    : "";
+
+/** The identity headers for this user of this provider, in order. */
+export function identityHeaders(app: Application, identity: Identity, meta: HeaderMeta): [string, string][] {
+  const c = identity.claims;
+  const attributes = c.ak_proxy?.user_attributes ?? {};
+  const out: [string, string][] = [
+    ["X-authentik-username", c.preferred_username ?? ""],
+    ["X-authentik-groups", list(c.groups)],
+    ["X-authentik-entitlements", list(c.entitlements)],
+    ["X-authentik-email", c.email ?? ""],
+    ["X-authentik-name", c.name ?? ""],
+    ["X-authentik-uid", c.sub ?? ""],
+    ["X-authentik-jwt", identity.token],
+    ["X-authentik-meta-jwks", app.oidc.jwks_uri],
+    ["X-authentik-meta-outpost", meta.outpost],
+    ["X-authentik-meta-provider", app.config.name],
+    ["X-authentik-meta-app", app.config.assigned_application_slug],
+    ["X-authentik-meta-version", `goauthentik.io/outpost/${VERSION}`],
+  ];
+  if (app.config.basic_auth_enabled) {
+    const user = str(attributes[app.config.basic_auth_user_attribute]) ?? c.email ?? "";
+    const password = str(attributes[app.config.basic_auth_password_attribute]) ?? "";
+    out.push(["Authorization", `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`]);
+  }
+  const additional = attributes.additionalHeaders;
+  if (additional && typeof additional === "object" && !Array.isArray(additional)) {
+    for (const [name, value] of Object.entries(additional)) {
+      const v = str(value);
+      if (v !== undefined && !RESERVED.has(name.toLowerCase()) && !isAuthentikHeader(name))
+        out.push([name, v]);
+    }
+  }
+  return out.filter(([name, value]) => safeHeader(name, value));
+}
+
+/** Sets the identity headers on `headers` (replacing what is there). */
+export function applyIdentity(
+  headers: Headers,
+  app: Application,
+  identity: Identity,
+  meta: HeaderMeta,
+): void {
+  for (const [name, value] of identityHeaders(app, identity, meta)) headers.set(name, value);
+}

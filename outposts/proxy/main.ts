@@ -1,0 +1,22 @@
+/** `gatehouse-proxy`: the proxy outpost (reverse proxy and forward auth). */
+import { parseListen } from "../../shared/config/load.ts";
+import { int, listen } from "../../shared/config/schema.ts";
+import { outpostMain } from "../runtime/main.ts";
+import { proxyKind } from "./kind.ts";
+
+const settings = {
+  "listen.http": listen("0.0.0.0:9000", "Address of the HTTP listener."),
+  "listen.https": listen("0.0.0.0:9443", "Address of the HTTPS listener (certificates by SNI)."),
+  "proxy.upstream_timeout": int(60, "Seconds an upstream may take to start answering (then 504).", 1, 3600),
+};
+
+outpostMain("gatehouse-proxy", settings, (config) =>
+  proxyKind({
+    host: config.host,
+    hostBrowser: config.host_browser,
+    insecure: config.insecure,
+    listen: parseListen(config["listen.http"]) ?? { hostname: "0.0.0.0", port: 9000 },
+    listenTls: parseListen(config["listen.https"]) ?? { hostname: "0.0.0.0", port: 9443 },
+    upstreamTimeoutMs: config["proxy.upstream_timeout"] * 1000,
+  }),
+);

@@ -1,0 +1,132 @@
+/**
+ * Proxy sessions: kept by the core (/api/v3/outposts/proxy/sessions/), found by SHA-256 of the cookie
+ * value, so every replica and every restart sees the same sessions. The outpost holds answers (found or
+ * not) for a few seconds in memory; SESSION_END drops every cached session of the ended core session at
+ * once, and a late answer for an ended session is not cached.
+ */
+import { sha256Hex } from "../../shared/crypto.ts";
+import { type ApiClient, NotFound } from "../runtime/api.ts";
+import type { Identity, ProxyClaims } from "./claims.ts";
+import { sealToken, unsealToken } from "./seal.ts";
+import { TtlCache } from "./ttl-cache.ts";
+
+export const SESSION_TTL_MS = 5_000;
+const ENDED_TTL_MS = 120_000;
+const MAX_SESSIONS = 50_000;
+
+interface CoreSession {
+  session_hash: string;
+  provider: number;
+  user: number;
+  sid: string | null;
+  claims: ProxyClaims;
+  sealed_token: string;
+  expires: string;
+}
+
+type Cached = (Identity & { provider: number }) | null;
+
+const PATH = "/outposts/proxy/sessions/";
+
+export class SessionStore {
+  private readonly cache: TtlCache<Cached>;
+  private readonly ended: TtlCache<true>;
+  private readonly pending = new Map<string, Promise<Cached>>();
+
+  constructor(
+    private readonly api: () => ApiClient,
+    private readonly now: () => number = Date.now,
+    private readonly ttlMs = SESSION_TTL_MS,
+  ) {
+    this.cache = new TtlCache(MAX_SESSIONS, now);
+    this.ended = new TtlCache(MAX_SESSIONS, now);
+  }
+
+  /** The live session this cookie value opens for `provider`, or undefined. */
+  async find(provider: number, cookieValue: string): Promise<Identity | undefined> {
+    const hash = sha256Hex(cookieValue);
+    let found = this.cache.get(hash);
+    if (found === undefined) {
+      let loading = this.pending.get(hash);
+      if (!loading) {
+        loading = this.load(hash, cookieValue).finally(() => this.pending.delete(hash));
+        this.pending.set(hash, loading);
+      }
+      found = await loading;
+    }
+    if (!found || found.provider !== provider || found.expires <= this.now()) return undefined;
+    if (found.sid && this.ended.has(found.sid)) return undefined;
+    return found;
+  }
+
+  private async load(hash: string, cookieValue: string): Promise<Cached> {
+    let session: CoreSession;
+    try {
+      session = await this.api().get<CoreSession>(`${PATH}${hash}/`);
+    } catch (err) {
+      if (!(err instanceof NotFound)) throw err;
+      this.cache.set(hash, null, this.ttlMs);
+      return null;
+    }
+    const identity = this.identity(session, cookieValue);
+    if (!identity?.sid || !this.ended.has(identity.sid)) this.cache.set(hash, identity, this.ttlMs);
+    return identity;
+  }
+
+  private identity(session: CoreSession, cookieValue: string): Cached {
+    const token = unsealToken(cookieValue, session.sealed_token);
+    if (token === undefined) return null;
+    return {
+      provider: session.provider,
+      claims: session.claims,
+      token,
+      sid: session.sid,
+      expires: new Date(session.expires).getTime(),
+    };
+  }
+
+  /** Registers a login with the core (which checks the token) and caches it. */
+  async create(provider: number, cookieValue: string, accessToken: string): Promise<Identity> {
+    const hash = sha256Hex(cookieValue);
+    const session = await this.api().send<CoreSession>("POST", PATH, {
+      session_hash: hash,
+      provider,
+      access_token: accessToken,
+      sealed_token: sealToken(cookieValue, accessToken),
+    });
+    const identity = this.identity(session, cookieValue);
+    if (!identity) throw new Error("the core returned a session this outpost cannot open");
+    this.cache.set(hash, identity, this.ttlMs);
+    return identity;
+  }
+
+  /** Ends the session in the core (sign_out). */
+  async remove(cookieValue: string): Promise<void> {
+    const hash = sha256Hex(cookieValue);
+    this.cache.set(hash, null, this.ttlMs);
+    try {
+      await this.api().send("DELETE", `${PATH}${hash}/`);
+    } catch (err) {
+      if (!(err instanceof NotFound)) throw err;
+    }
+  }
+
+  /** SESSION_END: the core session `sid` is over; its proxy sessions go from memory now. */
+  endSid(sid: string): number {
+    this.ended.set(sid, true, ENDED_TTL_MS);
+    return this.cache.deleteWhere((s) => s?.sid === sid);
+  }
+
+  /** Whether a core session was ended recently (for identities cached elsewhere). */
+  isEnded(sid: string | null): boolean {
+    return sid !== null && this.ended.has(sid);
+  }
+
+  clear(): void {
+    this.cache.clear();
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+}

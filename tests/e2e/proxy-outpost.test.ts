@@ -1,0 +1,473 @@
+/**
+ * The proxy outpost end to end: a real core over HTTP, the outpost in-process through the shared
+ * runtime (its control channel on the core's websocket), and a small upstream that echoes what it saw.
+ * A browser is played with fetch and a cookie jar: login through the core's authorize endpoint and flow,
+ * the callback, the upstream seeing the X-authentik-* headers, sign_out, SESSION_END, a restart keeping
+ * the session, bearer and basic auth, forward auth for nginx, header smuggling, and a dead upstream.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Server } from "bun";
+import { type RunningServer, startServer } from "../../core/src/http/server.ts";
+import { proxyKind } from "../../outposts/proxy/kind.ts";
+import { type RunningOutpost, runOutpost } from "../../outposts/runtime/runtime.ts";
+import { memoryLogger } from "../../shared/log.ts";
+import { startTestCore, type TestCore } from "../support/core.ts";
+import { FlowClient } from "../support/flow-client.ts";
+import { freePort } from "../support/process.ts";
+
+const COOKIE = /^authentik_proxy_[0-9a-f]{8}$/;
+
+/** The little cookie jar a browser would be (one host space: names differ between core and outpost). */
+class Jar {
+  readonly cookies = new Map<string, string>();
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  }
+  keep(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = "", ...attrs] = line.split(";");
+      const eq = pair.indexOf("=");
+      const name = pair.slice(0, eq).trim();
+      const cleared = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a));
+      if (cleared) this.cookies.delete(name);
+      else this.cookies.set(name, pair.slice(eq + 1).trim());
+    }
+  }
+  proxyCookie(): string | undefined {
+    return [...this.cookies.keys()].find((k) => COOKIE.test(k));
+  }
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 5_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+describe("the proxy outpost against a real core", () => {
+  let t: TestCore;
+  let core: RunningServer;
+  let upstream: Server<undefined>;
+  let outpost: RunningOutpost | undefined;
+  let outpostPort = 0;
+  let dataDir = "";
+  let outpostUuid = "";
+  let outpostToken = "";
+  let base = "";
+  let alice = 0;
+  let appPassword = "";
+  let proxyProvider: { pk: number; client_id: string };
+  const log = memoryLogger("debug");
+
+  let kind: ReturnType<typeof proxyKind> | undefined;
+  const startOutpost = async () => {
+    kind = proxyKind({
+      host: core.url,
+      hostBrowser: "",
+      insecure: false,
+      listen: { hostname: "127.0.0.1", port: outpostPort },
+      listenTls: { hostname: "127.0.0.1", port: 0 },
+      upstreamTimeoutMs: 2_000,
+    });
+    outpost = await runOutpost(
+      kind,
+      {
+        host: core.url,
+        token: outpostToken,
+        insecure: false,
+        host_browser: "",
+        data_dir: dataDir,
+        "listen.metrics": "127.0.0.1:0",
+        "log.level": "debug",
+      },
+      { log, signals: false, metrics: false, reloadOffsetMs: 0 },
+    );
+    // The control channel is up once the core lists this instance as healthy.
+    await eventually("the control channel", async () => {
+      const health = await t.api("GET", `/api/v3/outposts/instances/${outpostUuid}/health/`);
+      return (health.body as { uid: string }[]).some((h) => h.uid === outpost?.instance) ? true : undefined;
+    });
+  };
+
+  beforeAll(async () => {
+    t = await startTestCore("sqlite");
+    core = startServer(t.core, memoryLogger("warn"), "127.0.0.1:0");
+    outpostPort = await freePort();
+    base = `http://127.0.0.1:${outpostPort}`;
+    dataDir = mkdtempSync(join(tmpdir(), "gatehouse-proxy-"));
+    upstream = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      idleTimeout: 0,
+      async fetch(req, srv) {
+        const url = new URL(req.url);
+        if (url.pathname === "/stall") return new Promise<Response>(() => {});
+        if (url.pathname === "/upload") {
+          const body = new Uint8Array(await req.arrayBuffer());
+          return Response.json({
+            bytes: body.length,
+            sha256: new Bun.CryptoHasher("sha256").update(body).digest("hex"),
+          });
+        }
+        if (url.pathname === "/ws")
+          return srv.upgrade(req, { data: undefined }) ? undefined : new Response("no", { status: 426 });
+        return Response.json({ path: url.pathname + url.search, headers: Object.fromEntries(req.headers) });
+      },
+      websocket: {
+        message(ws, message) {
+          ws.send(`echo:${message}`);
+        },
+      },
+    });
+    const flow = async (slug: string) => (await t.api("GET", `/api/v3/flows/instances/${slug}/`)).body.pk;
+    const flows = {
+      authorization_flow: await flow("default-provider-authorization-implicit-consent"),
+      invalidation_flow: await flow("default-provider-invalidation-flow"),
+    };
+    const provider = async (name: string, body: Record<string, unknown>) => {
+      const res = await t.api("POST", "/api/v3/providers/proxy/", { body: { name, ...flows, ...body } });
+      expect(res.status, res.text).toBe(201);
+      const app = await t.api("POST", "/api/v3/core/applications/", {
+        body: { name, slug: name, provider: res.body.pk },
+      });
+      expect(app.status, app.text).toBe(201);
+      return res.body as { pk: number; client_id: string };
+    };
+    proxyProvider = await provider("app", {
+      mode: "proxy",
+      external_host: base,
+      internal_host: `http://127.0.0.1:${upstream.port}`,
+    });
+    const forward = await provider("fwd", { mode: "forward_single", external_host: "http://fwd.test" });
+    const dead = await provider("dead", {
+      mode: "proxy",
+      external_host: "http://dead.test",
+      internal_host: `http://127.0.0.1:${await freePort()}`,
+      skip_path_regex: "^/public\n^/health$",
+    });
+    const created = await t.api("POST", "/api/v3/outposts/instances/", {
+      body: { name: "edge", type: "proxy", providers: [proxyProvider.pk, forward.pk, dead.pk], config: {} },
+    });
+    expect(created.status, created.text).toBe(201);
+    outpostUuid = created.body.pk;
+    outpostToken = (await t.api("GET", `/api/v3/core/tokens/ak-outpost-${outpostUuid}-api/view_key/`)).body
+      .key;
+    const user = await t.api("POST", "/api/v3/core/users/", {
+      body: {
+        username: "alice",
+        name: "Alice Liddell",
+        email: "alice@example.test",
+        attributes: { additionalHeaders: { "X-Team": "wonderland", "X-Bad": "a\r\nInjected: 1" } },
+      },
+    });
+    alice = user.body.pk;
+    await t.api("POST", `/api/v3/core/users/${alice}/set_password/`, {
+      body: { password: "alice-password" },
+    });
+    const group = await t.api("POST", "/api/v3/core/groups/", { body: { name: "readers", users: [alice] } });
+    expect(group.status, group.text).toBe(201);
+    await t.api("POST", "/api/v3/core/tokens/", {
+      body: { identifier: "alice-app", intent: "app_password", user: alice, expiring: false },
+    });
+    appPassword = (await t.api("GET", "/api/v3/core/tokens/alice-app/view_key/")).body.key;
+    await startOutpost();
+  }, 60_000);
+
+  afterAll(async () => {
+    await outpost?.stop();
+    upstream?.stop(true);
+    await core?.stop();
+    await t?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const get = (url: string, jar?: Jar, headers: Record<string, string> = {}) =>
+    fetch(url, {
+      redirect: "manual",
+      headers: { ...(jar && { cookie: jar.header() }), ...headers },
+    }).then((res) => {
+      jar?.keep(res);
+      return res;
+    });
+
+  /** A browser that signs in at the core, then follows the outpost's login to the app. */
+  async function login(): Promise<{ jar: Jar; client: FlowClient }> {
+    const jar = new Jar();
+    const client = new FlowClient((r) => t.core.app.handle(r));
+    await client.login("default-authentication-flow", "alice", "alice-password");
+    jar.cookies.set("authentik_session", client.cookie ?? "");
+    const app = await get(`${base}/private?x=1`, jar);
+    expect(app.status).toBe(302);
+    const start = app.headers.get("location") ?? "";
+    expect(start).toBe(
+      `${base}/outpost.goauthentik.io/start?rd=${encodeURIComponent(`${base}/private?x=1`)}`,
+    );
+    const toAuthorize = await get(start, jar);
+    expect(toAuthorize.status).toBe(302);
+    const authorize = new URL(toAuthorize.headers.get("location") ?? "");
+    expect(authorize.pathname).toBe("/application/o/authorize/");
+    expect(authorize.searchParams.get("code_challenge_method")).toBe("S256");
+    const toFlow = await get(authorize.href, jar);
+    expect(toFlow.status).toBe(302);
+    const slug = /^\/if\/flow\/([^/]+)\//.exec(
+      new URL(toFlow.headers.get("location") ?? "", core.url).pathname,
+    )?.[1];
+    expect(slug).toBeString();
+    client.cookie = jar.cookies.get("authentik_session");
+    const done = await client.get(slug as string);
+    expect(done.component).toBe("xak-flow-redirect");
+    expect(done.to).toStartWith(`${base}/outpost.goauthentik.io/callback?`);
+    const back = await get(done.to, jar);
+    expect(back.status, await back.clone().text()).toBe(302);
+    expect(back.headers.get("location")).toBe(`${base}/private?x=1`);
+    const setCookie = back.headers.getSetCookie().join("\n");
+    expect(setCookie).toMatch(/authentik_proxy_[0-9a-f]{8}=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+/);
+    expect(setCookie).toContain("HttpOnly");
+    expect(setCookie).toContain("SameSite=Lax");
+    return { jar, client };
+  }
+
+  const seen = async (res: Response) => {
+    expect(res.status).toBe(200);
+    return (await res.json()) as { path: string; headers: Record<string, string> };
+  };
+
+  test("a browser logs in through the core and the upstream sees who it is", async () => {
+    const { jar } = await login();
+    const res = await get(`${base}/private?x=1`, jar);
+    const body = await seen(res);
+    expect(body.path).toBe("/private?x=1");
+    const h = body.headers;
+    expect(h["x-authentik-username"]).toBe("alice");
+    expect(h["x-authentik-email"]).toBe("alice@example.test");
+    expect(h["x-authentik-name"]).toBe("Alice Liddell");
+    expect(h["x-authentik-groups"]).toContain("readers");
+    expect(h["x-authentik-uid"]).toBeString();
+    expect(h["x-authentik-jwt"]?.split(".")).toHaveLength(3);
+    expect(h["x-authentik-meta-app"]).toBe("app");
+    expect(h["x-authentik-meta-provider"]).toBe("app");
+    expect(h["x-authentik-meta-outpost"]).toBe("edge");
+    expect(h["x-authentik-meta-version"]).toStartWith("goauthentik.io/outpost/");
+    expect(h["x-authentik-meta-jwks"]).toContain("/application/o/app/jwks/");
+    expect(h["x-team"]).toBe("wonderland");
+    expect(h["x-bad"]).toBeUndefined();
+    expect(h["x-forwarded-host"]).toBe(`127.0.0.1:${outpostPort}`);
+    // The session secret stays with the outpost.
+    expect(h.cookie ?? "").not.toContain(jar.proxyCookie() as string);
+  });
+
+  test("X-authentik-* headers a client sends are dropped, in every spelling", async () => {
+    const { jar } = await login();
+    const res = await get(`${base}/headers`, jar, {
+      "X-authentik-username": "mallory",
+      X_authentik_username: "mallory",
+      "x-AUTHENTIK-groups": "admins",
+      "X-authentik-meta-extra": "forged",
+    });
+    const h = (await seen(res)).headers;
+    expect(h["x-authentik-username"]).toBe("alice");
+    expect(h["x-authentik-groups"]).not.toContain("admins");
+    expect(h.x_authentik_username).toBeUndefined();
+    expect(h["x-authentik-meta-extra"]).toBeUndefined();
+    // Unauthenticated, the forged headers never reach the upstream either: a redirect to login.
+    expect((await get(`${base}/headers`, undefined, { "X-authentik-username": "mallory" })).status).toBe(302);
+  });
+
+  test("sign_out ends the session in the core and sends the browser to the end-session endpoint", async () => {
+    const { jar } = await login();
+    const cookie = jar.proxyCookie() as string;
+    const value = jar.cookies.get(cookie) as string;
+    const out = await get(`${base}/outpost.goauthentik.io/sign_out`, jar);
+    expect(out.status).toBe(302);
+    expect(out.headers.get("location")).toBe(`${core.url}/application/o/app/end-session/`);
+    expect(out.headers.getSetCookie().join()).toMatch(new RegExp(`${cookie}=; Path=/; Max-Age=0`));
+    // The old cookie value opens nothing any more, here or on any other outpost.
+    const replay = await get(`${base}/private`, undefined, { cookie: `${cookie}=${value}` });
+    expect(replay.status).toBe(302);
+    const hash = new Bun.CryptoHasher("sha256").update(value).digest("hex");
+    expect((await t.api("GET", `/api/v3/outposts/proxy/sessions/${hash}/`)).status).toBe(404);
+  });
+
+  test("ending the core session (SESSION_END) refuses the next request within a second", async () => {
+    const { jar } = await login();
+    expect((await get(`${base}/private`, jar)).status).toBe(200);
+    const sessions = await t.api("GET", "/api/v3/core/authenticated_sessions/?user__username=alice");
+    for (const s of sessions.body.results as { uuid: string }[])
+      expect((await t.api("DELETE", `/api/v3/core/authenticated_sessions/${s.uuid}/`)).status).toBe(204);
+    await eventually(
+      "the session to end",
+      async () => ((await get(`${base}/private`, jar)).status === 302 ? true : undefined),
+      1_000,
+    );
+  });
+
+  test("a restarted outpost keeps the session (sessions live in the core)", async () => {
+    const { jar } = await login();
+    expect((await get(`${base}/private`, jar)).status).toBe(200);
+    await outpost?.stop();
+    await startOutpost();
+    const h = (await seen(await get(`${base}/private`, jar))).headers;
+    expect(h["x-authentik-username"]).toBe("alice");
+  });
+
+  test("forged, expired or foreign state and tampered cookies get clear errors", async () => {
+    const { jar } = await login();
+    const forged = await get(
+      `${base}/outpost.goauthentik.io/callback?code=x&state=eyJhbGciOiJIUzI1NiJ9.e30.x`,
+      jar,
+    );
+    expect(forged.status).toBe(400);
+    expect(await forged.text()).toContain("not valid");
+    // A state started by another browser is refused here.
+    const other = new Jar();
+    const started = await get(`${base}/outpost.goauthentik.io/start?rd=/x`, other);
+    const state = new URL(started.headers.get("location") ?? "").searchParams.get("state") ?? "";
+    const stolen = await get(`${base}/outpost.goauthentik.io/callback?code=x&state=${state}`, jar);
+    expect(stolen.status).toBe(400);
+    expect(await stolen.text()).toContain("another browser");
+    // An open redirect is not possible: the target falls back to the external host.
+    const evil = await get(
+      `${base}/outpost.goauthentik.io/start?rd=${encodeURIComponent("https://evil.test/")}`,
+      other,
+    );
+    expect(evil.status).toBe(302);
+    const tampered = await get(`${base}/private`, undefined, {
+      cookie: `${jar.proxyCookie()}=${"A".repeat(43)}`,
+    });
+    expect(tampered.status).toBe(302);
+    const crlf = await get(`${base}/private`, undefined, { cookie: `${jar.proxyCookie()}=%0d%0aX: 1` });
+    expect(crlf.status).toBe(302);
+  });
+
+  test("bearer tokens and basic credentials (app password) are accepted and not passed on", async () => {
+    const token = await fetch(`${core.url}/application/o/token/`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "client_credentials",
+        client_id: proxyProvider.client_id,
+        username: "alice",
+        password: appPassword,
+        scope: "openid profile email ak_proxy",
+      }),
+    });
+    const { access_token } = (await token.json()) as { access_token: string };
+    expect(access_token).toBeString();
+    const bearer = await seen(
+      await get(`${base}/api`, undefined, { authorization: `Bearer ${access_token}` }),
+    );
+    expect(bearer.headers["x-authentik-username"]).toBe("alice");
+    expect(bearer.headers.authorization).toBeUndefined();
+    const basic = `Basic ${Buffer.from(`alice:${appPassword}`).toString("base64")}`;
+    const viaBasic = await seen(await get(`${base}/api`, undefined, { authorization: basic }));
+    expect(viaBasic.headers["x-authentik-username"]).toBe("alice");
+    expect(viaBasic.headers.authorization).toBeUndefined();
+    const tokenAsPassword = `Basic ${Buffer.from(`goauthentik.io/token:${access_token}`).toString("base64")}`;
+    expect((await get(`${base}/api`, undefined, { authorization: tokenAsPassword })).status).toBe(200);
+    const wrong = `Basic ${Buffer.from("alice:wrong").toString("base64")}`;
+    expect((await get(`${base}/api`, undefined, { authorization: wrong })).status).toBe(302);
+    expect((await get(`${base}/api`, undefined, { authorization: "Bearer nope" })).status).toBe(302);
+  });
+
+  test("forward_single: /auth/nginx answers 200 with headers or 401; missing headers are reported", async () => {
+    const nginx = `${base}/outpost.goauthentik.io/auth/nginx`;
+    const anonymous = await get(nginx, undefined, {
+      host: "fwd.test",
+      "x-original-url": "http://fwd.test/a",
+    });
+    expect(anonymous.status).toBe(401);
+    const basic = `Basic ${Buffer.from(`alice:${appPassword}`).toString("base64")}`;
+    const ok = await get(nginx, undefined, {
+      host: "fwd.test",
+      "x-original-url": "http://fwd.test/a",
+      authorization: basic,
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("x-authentik-username")).toBe("alice");
+    expect(ok.headers.get("x-authentik-meta-app")).toBe("fwd");
+    const traefik = await get(`${base}/outpost.goauthentik.io/auth/traefik`, undefined, {
+      host: "fwd.test",
+      "x-forwarded-proto": "http",
+      "x-forwarded-host": "fwd.test",
+      "x-forwarded-uri": "/b?c=1",
+    });
+    expect(traefik.status).toBe(307);
+    expect(traefik.headers.get("location")).toBe(
+      `http://fwd.test/outpost.goauthentik.io/start?rd=${encodeURIComponent("http://fwd.test/b?c=1")}`,
+    );
+    const misconfigured = await get(nginx, undefined, { host: "fwd.test" });
+    expect(misconfigured.status).toBe(500);
+    await eventually("the configuration_error event", async () => {
+      const events = await t.api("GET", "/api/v3/events/events/?action=configuration_error");
+      return events.body.results.length > 0 ? true : undefined;
+    });
+  });
+
+  test("a dead upstream gives a 502 page at once; allow-listed paths skip the login", async () => {
+    const started = Date.now();
+    const res = await get("http://127.0.0.1:1/", undefined, {}).catch(() => undefined);
+    expect(res).toBeUndefined();
+    const dead = await get(`${base}/public/page`, undefined, { host: "dead.test" });
+    expect(dead.status).toBe(502);
+    expect(await dead.text()).toContain("cannot be reached");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await get(`${base}/other`, undefined, { host: "dead.test" })).status).toBe(302);
+  });
+
+  test("uploads stream through, a stalled upstream is a 504, and metrics count outcomes", async () => {
+    const { jar } = await login();
+    const body = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
+    const res = await fetch(`${base}/upload`, {
+      method: "POST",
+      headers: { cookie: jar.header(), "content-type": "application/octet-stream", expect: "100-continue" },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      bytes: body.length,
+      sha256: new Bun.CryptoHasher("sha256").update(body).digest("hex"),
+    });
+    const stalled = await get(`${base}/stall`, jar);
+    expect(stalled.status).toBe(504);
+    const metrics = (await outpost?.metrics()) ?? "";
+    expect(metrics).toMatch(/gatehouse_proxy_requests_total\{outcome="upstream_timeout"\} 1/);
+    expect(metrics).toMatch(/gatehouse_proxy_requests_total\{outcome="proxied"\} \d+/);
+    expect(metrics).toMatch(/gatehouse_proxy_cached_sessions \d+/);
+  });
+
+  test("the HTTPS listener answers with a self-signed certificate by default", async () => {
+    const port = kind?.server()?.tlsPort;
+    const res = await fetch(`https://127.0.0.1:${port}/private`, {
+      redirect: "manual",
+      headers: { host: `127.0.0.1:${outpostPort}` },
+      tls: { rejectUnauthorized: false },
+    });
+    expect(res.status).toBe(302);
+    const ping = await fetch(`https://127.0.0.1:${port}/outpost.goauthentik.io/ping`, {
+      tls: { rejectUnauthorized: false },
+    });
+    expect(ping.status).toBe(204);
+  });
+
+  test("websockets are bridged to the upstream for a signed-in user", async () => {
+    const { jar } = await login();
+    const ws = new WebSocket(`ws://127.0.0.1:${outpostPort}/ws`, {
+      headers: { cookie: jar.header() },
+    } as unknown as string[]);
+    const reply = await new Promise<string>((resolve, reject) => {
+      ws.onopen = () => ws.send("hi");
+      ws.onmessage = (e) => resolve(String(e.data));
+      ws.onerror = () => reject(new Error("websocket failed"));
+      ws.onclose = (e) => reject(new Error(`websocket closed ${e.code} ${e.reason}`));
+    });
+    ws.close();
+    expect(reply).toBe("echo:hi");
+  });
+});
