@@ -15,11 +15,19 @@ interface MetricOptions<L extends string, M> {
   collect?(this: M): void | Promise<void>;
 }
 
-const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+const NEEDS_ESCAPE = /[\\\n"]/;
+const escapeLabel = (v: string) =>
+  NEEDS_ESCAPE.test(v) ? v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"') : v;
 const escapeHelp = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 
+/** `{a="1",b="2"}` (names sorted), the key of a series; called on every inc, so kept cheap. */
 function labelKey(labels: Labels): string {
-  const names = Object.keys(labels).sort();
+  const names = Object.keys(labels);
+  if (names.length === 1) {
+    const name = names[0] as string;
+    return `{${name}="${escapeLabel(String(labels[name]))}"}`;
+  }
+  names.sort();
   return names.length === 0
     ? ""
     : `{${names.map((n) => `${n}="${escapeLabel(String(labels[n]))}"`).join(",")}}`;

@@ -39,6 +39,15 @@ describe("providers as the outpost serves them", () => {
     expect(findApplication([a, b], null)).toBeUndefined();
   });
 
+  test("a Host without a port (nginx's $host) finds the external host on another port", () => {
+    const a = testApplication({ pk: 1, external_host: "http://app.example.test:8443" });
+    const b = testApplication({ pk: 2, external_host: "http://app.example.test:9443" });
+    expect(findApplication([a, b], "app.example.test:9443")?.config.pk).toBe(2);
+    expect(findApplication([a, b], "app.example.test")?.config.pk).toBe(1);
+    // A Host with a port must name the external host's own port.
+    expect(findApplication([a, b], "app.example.test:7000")).toBeUndefined();
+  });
+
   test("the browser goes to host_browser; the outpost calls the core's host", () => {
     const app = testApplication();
     expect(app.browser.authorize).toBe("http://core.test/application/o/authorize/");

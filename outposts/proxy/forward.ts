@@ -7,7 +7,7 @@
  */
 import { type Application, isAllowlisted } from "./application.ts";
 import { type AuthDeps, authenticate } from "./auth.ts";
-import { applyIdentity, type HeaderMeta } from "./headers.ts";
+import { type HeaderMeta, prepareIdentity } from "./headers.ts";
 import { startLogin } from "./login.ts";
 import { errorPage, redirect } from "./pages.ts";
 
@@ -84,10 +84,15 @@ export async function forwardAuth(
     return { response: new Response(null, { status: 200 }), outcome: "allowlisted" };
   const auth = await authenticate(app, request, deps);
   if (auth.ok) {
-    const headers = new Headers();
-    applyIdentity(headers, app, auth.identity, deps.meta);
+    const { pairs, names } = prepareIdentity(app, auth.identity, deps.meta);
     const agent = request.headers.get("user-agent");
-    if (agent) headers.set("user-agent", agent);
+    // The client's User-Agent is passed back, over an identity header of that name.
+    const headers = agent
+      ? [
+          ...(names.has("user-agent") ? pairs.filter(([n]) => n.toLowerCase() !== "user-agent") : pairs),
+          ["user-agent", agent] as [string, string],
+        ]
+      : pairs;
     return { response: new Response(null, { status: 200, headers }), outcome: "authenticated" };
   }
   switch (server) {

@@ -5,12 +5,11 @@
  */
 import { type Application, isAllowlisted, underDomain } from "./application.ts";
 import { type AuthDeps, authenticate } from "./auth.ts";
-import { withoutCookie } from "./cookie.ts";
 import { type ForwardDeps, forwardAuth, forwardServer } from "./forward.ts";
-import { applyIdentity, stripAuthentikHeaders } from "./headers.ts";
+import { prepareIdentity } from "./headers.ts";
 import { callback, signOut, startLogin } from "./login.ts";
 import { errorPage, redirect } from "./pages.ts";
-import { forwardToUpstream, stripHopHeaders, upstreamUrl } from "./upstream.ts";
+import { forwardToUpstream, upstreamHeaders, upstreamUrl } from "./upstream.ts";
 
 const OUTPOST = "/outpost.goauthentik.io";
 
@@ -31,13 +30,21 @@ const normalHost = (host: string) =>
     .replace(/\.$/, "")
     .replace(/:(80|443)$/, "");
 
-/** The provider a Host belongs to: its external host, else a forward_domain provider's cookie domain. */
+/**
+ * The provider a Host belongs to: its external host; else, for a Host without a port, the external host
+ * of that name on another port (nginx's `proxy_set_header Host $host`, as authentik's snippet has it,
+ * drops the port); else a forward_domain provider's cookie domain.
+ */
 export function findApplication(apps: Application[], rawHost: string | null): Application | undefined {
   if (!rawHost) return undefined;
   const host = normalHost(rawHost);
   const exact = apps.find((a) => normalHost(a.host) === host);
   if (exact) return exact;
   const hostname = host.replace(/:\d+$/, "");
+  if (hostname === host) {
+    const named = apps.find((a) => a.external.hostname.toLowerCase() === hostname);
+    if (named) return named;
+  }
   return apps.find((a) => a.config.mode === "forward_domain" && underDomain(hostname, a.domain));
 }
 
@@ -98,38 +105,35 @@ async function proxy(
   deps: HandlerDeps,
   clientIp: string,
 ): Promise<Handled> {
-  const original = new URL(`${url.pathname}${url.search}`, `${app.externalBase}/`);
-  const allowed = isAllowlisted(app, original);
+  const original = () => new URL(`${url.pathname}${url.search}`, `${app.externalBase}/`);
+  const allowed = app.allowlist.length > 0 && isAllowlisted(app, original());
   const auth = allowed ? undefined : await authenticate(app, request, deps as AuthDeps);
   if (!allowed && !auth?.ok) {
     deps.count("unauthenticated");
     return respond(
-      redirect(`${app.externalBase}${OUTPOST}/start?rd=${encodeURIComponent(original.href)}`, 302),
+      redirect(`${app.externalBase}${OUTPOST}/start?rd=${encodeURIComponent(original().href)}`, 302),
     );
   }
-  const headers = new Headers(request.headers);
-  stripAuthentikHeaders(headers);
-  if (auth?.ok && auth.via !== "session") headers.delete("authorization");
-  const cookie = withoutCookie(request.headers.get("cookie"), app.cookie);
-  if (cookie) headers.set("cookie", cookie);
-  else headers.delete("cookie");
-  const isWebsocket = request.headers.get("upgrade")?.toLowerCase() === "websocket";
-  const protocols = (request.headers.get("sec-websocket-protocol") ?? "")
-    .split(",")
-    .map((p) => p.trim())
-    .filter(Boolean);
-  stripHopHeaders(headers);
-  const forwardedFor = request.headers.get("x-forwarded-for");
-  headers.set("x-forwarded-for", forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp);
-  headers.set("x-forwarded-host", request.headers.get("host") ?? app.host);
-  headers.set("x-forwarded-proto", app.external.protocol.replace(":", ""));
-  if (auth?.ok) applyIdentity(headers, app, auth.identity, deps.meta);
   const proxyClaims = auth?.ok ? auth.identity.claims.ak_proxy : undefined;
-  if (proxyClaims?.host_header) headers.set("host", proxyClaims.host_header);
+  const headers = upstreamHeaders(request.headers, {
+    clientIp,
+    host: app.host,
+    proto: app.external.protocol.replace(":", ""),
+    cookie: app.cookie,
+    dropAuthorization: auth?.ok === true && auth.via !== "session",
+    identity: auth?.ok ? prepareIdentity(app, auth.identity, deps.meta) : undefined,
+    hostHeader: proxyClaims?.host_header,
+  });
   const target = upstreamUrl(proxyClaims?.backend_override || app.config.internal_host, url);
-  if (isWebsocket) {
-    for (const name of [...headers.keys()]) if (name.startsWith("sec-websocket-")) headers.delete(name);
-    return { kind: "websocket", app, target, headers, protocols };
+  if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+    const protocols = (request.headers.get("sec-websocket-protocol") ?? "")
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean);
+    const socketHeaders = new Headers(
+      headers.filter(([name]) => !name.toLowerCase().startsWith("sec-websocket-")),
+    );
+    return { kind: "websocket", app, target, headers: socketHeaders, protocols };
   }
   const result = await forwardToUpstream(request, target, headers, {
     verifyTls: app.config.internal_host_ssl_validation,

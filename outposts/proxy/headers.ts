@@ -82,6 +82,33 @@ export function identityHeaders(app: Application, identity: Identity, meta: Head
   return out.filter(([name, value]) => safeHeader(name, value));
 }
 
+/** An identity's headers for one provider, built once: the pairs and their lower-cased names. */
+export interface PreparedIdentity {
+  pairs: [string, string][];
+  /** Lower-cased names the pairs set: a request's own header of such a name is replaced, not kept. */
+  names: Set<string>;
+}
+
+interface Memo extends PreparedIdentity {
+  app: Application;
+  outpost: string;
+}
+
+/**
+ * Identities are cached objects (a session's for a few seconds, a header's for a minute): the headers of
+ * each are built on its first request and reused while the same provider and outpost name serve it.
+ */
+const prepared = new WeakMap<Identity, Memo>();
+
+export function prepareIdentity(app: Application, identity: Identity, meta: HeaderMeta): PreparedIdentity {
+  const memo = prepared.get(identity);
+  if (memo && memo.app === app && memo.outpost === meta.outpost) return memo;
+  const pairs = identityHeaders(app, identity, meta);
+  const next = { app, outpost: meta.outpost, pairs, names: new Set(pairs.map(([n]) => n.toLowerCase())) };
+  prepared.set(identity, next);
+  return next;
+}
+
 /** Sets the identity headers on `headers` (replacing what is there). */
 export function applyIdentity(
   headers: Headers,
@@ -89,5 +116,5 @@ export function applyIdentity(
   identity: Identity,
   meta: HeaderMeta,
 ): void {
-  for (const [name, value] of identityHeaders(app, identity, meta)) headers.set(name, value);
+  for (const [name, value] of prepareIdentity(app, identity, meta).pairs) headers.set(name, value);
 }

@@ -12,7 +12,14 @@ import { type Application, buildApplication, type ProxyProviderConfig } from "./
 import { headerCache } from "./auth.ts";
 import type { HandlerDeps } from "./handler.ts";
 import { reportMisconfiguration } from "./misconfiguration.ts";
-import { type Listen, type ProxyServer, startProxyServer } from "./server.ts";
+import {
+  type Listen,
+  type ProxyHandlers,
+  type ProxyServer,
+  proxyHandlers,
+  startProxyServer,
+  type Upgrader,
+} from "./server.ts";
 import { SessionStore } from "./session.ts";
 
 export interface ProxyOutpostConfig {
@@ -20,21 +27,37 @@ export interface ProxyOutpostConfig {
   providers: ProxyProviderConfig[];
   /** The providers' certificate-key pairs by uuid (PEM). */
   certificates: Record<string, Certificate>;
+  /** Embedded: where browsers reach the core, from the outpost's own config (authentik_host_browser). */
+  host_browser?: string;
 }
 
 export interface ProxyKindOptions {
   host: string;
   hostBrowser: string;
   insecure: boolean;
-  listen: Listen;
+  /** null: no listeners of its own; the embedding server hands requests to `handle` (the core's). */
+  listen: Listen | null;
   listenTls?: Listen;
   upstreamTimeoutMs?: number;
   now?: () => number;
+  /**
+   * Embedded in the core: browsers reach the core at the outpost's `authentik_host_browser` or
+   * `authentik_host` (as authentik's embedded outpost), since the kind itself talks to it on loopback.
+   */
+  browserFromOutpost?: boolean;
+  /** Called with the providers served, whenever they change (the core routes Hosts by them). */
+  onApplications?(apps: Application[]): void;
 }
 
-export function proxyKind(
-  options: ProxyKindOptions,
-): OutpostKind<ProxyOutpostConfig> & { server(): ProxyServer | undefined } {
+export type ProxyKind = OutpostKind<ProxyOutpostConfig> & {
+  server(): ProxyServer | undefined;
+  /** One request (listen: null); undefined once it became a websocket on `server`. */
+  handle(request: Request, clientIp: string, server?: Upgrader): Promise<Response | undefined>;
+  /** The websocket bridge for sockets `handle` upgraded. */
+  websocket: ProxyHandlers["websocket"];
+};
+
+export function proxyKind(options: ProxyKindOptions): ProxyKind {
   const now = options.now ?? Date.now;
   let apps: Application[] = [];
   let config: ProxyOutpostConfig = { outpost: "", providers: [], certificates: {} };
@@ -43,6 +66,7 @@ export function proxyKind(
   let log: OutpostRuntimeContext["log"] | undefined;
   let requests: Counter<"outcome"> | undefined;
   let selfSigned: Certificate | undefined;
+  let handlers: ProxyHandlers | undefined;
   const sessions = new SessionStore(() => {
     if (!api) throw new Error("the outpost has not started");
     return api;
@@ -51,10 +75,12 @@ export function proxyKind(
 
   const apply = (next: ProxyOutpostConfig) => {
     config = next;
+    const hostBrowser = next.host_browser || options.hostBrowser;
     apps = next.providers.flatMap((p) => {
-      const app = buildApplication(p, { host: options.host, hostBrowser: options.hostBrowser }, log);
+      const app = buildApplication(p, { host: options.host, hostBrowser }, log);
       return app ? [app] : [];
     });
+    options.onApplications?.(apps);
   };
 
   const certificates = () => {
@@ -71,20 +97,33 @@ export function proxyKind(
     async fetch(client: ApiClient, outpost: OutpostInstance): Promise<ProxyOutpostConfig> {
       const providers = await client.all<ProxyProviderConfig>("/outposts/proxy/");
       const certs: Record<string, Certificate> = {};
-      for (const uuid of new Set(providers.flatMap((p) => (p.certificate ? [p.certificate] : [])))) {
+      // Without listeners of its own (embedded) there is no TLS to serve: no keys to fetch.
+      const named = options.listen ? providers.flatMap((p) => (p.certificate ? [p.certificate] : [])) : [];
+      for (const uuid of new Set(named)) {
         const [cert, key] = await Promise.all([
           client.get<{ data: string }>(`/crypto/certificatekeypairs/${uuid}/view_certificate/`),
           client.get<{ data: string }>(`/crypto/certificatekeypairs/${uuid}/view_private_key/`),
         ]);
         certs[uuid] = { cert: cert.data, key: key.data };
       }
-      return { outpost: outpost.name, providers, certificates: certs };
+      const browser = (key: string) => {
+        const value = outpost.config[key];
+        return typeof value === "string" ? value : "";
+      };
+      const hostBrowser = options.browserFromOutpost
+        ? browser("authentik_host_browser") || browser("authentik_host")
+        : "";
+      return {
+        outpost: outpost.name,
+        providers,
+        certificates: certs,
+        ...(hostBrowser && { host_browser: hostBrowser }),
+      };
     },
     async start(initial, ctx) {
       log = ctx.log;
       api = ctx.api;
       apply(initial);
-      selfSigned = await selfSignedCertificate("Gatehouse proxy outpost");
       const deps: HandlerDeps = {
         apps: () => apps,
         sessions,
@@ -102,6 +141,12 @@ export function proxyKind(
         upstreamTimeoutMs: options.upstreamTimeoutMs ?? 60_000,
         count: (outcome) => requests?.inc({ outcome }),
       };
+      handlers = proxyHandlers(deps, ctx.log);
+      if (!options.listen) {
+        ctx.log.info("proxy outpost serving through the core", { providers: apps.length });
+        return;
+      }
+      selfSigned = await selfSignedCertificate("Gatehouse proxy outpost");
       server = startProxyServer({
         http: options.listen,
         ...(options.listenTls && { https: options.listenTls }),
@@ -128,6 +173,7 @@ export function proxyKind(
     },
     revoked() {
       apps = [];
+      options.onApplications?.(apps);
       sessions.clear();
       headers.clear();
     },
@@ -159,5 +205,14 @@ export function proxyKind(
       await server?.stop();
     },
     server: () => server,
+    async handle(request, clientIp, upgrader) {
+      if (!handlers) return new Response("proxy not running", { status: 502 });
+      return handlers.fetch(request, clientIp, upgrader);
+    },
+    websocket: {
+      open: (ws) => handlers?.websocket.open(ws),
+      message: (ws, message) => handlers?.websocket.message(ws, message),
+      close: (ws, code, reason) => handlers?.websocket.close(ws, code, reason),
+    },
   };
 }

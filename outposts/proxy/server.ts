@@ -15,7 +15,7 @@ export interface Listen {
   port: number;
 }
 
-interface SocketData {
+export interface SocketData {
   upstream: WebSocket;
   /** Frames from the upstream that arrived before the client's socket opened. */
   early: (string | ArrayBuffer | typeof CLOSED)[];
@@ -72,14 +72,28 @@ function openUpstream(handled: Extract<Handled, { kind: "websocket" }>): Promise
   });
 }
 
-export function startProxyServer(options: ProxyServerOptions): ProxyServer {
-  const { deps, log } = options;
+/** What a websocket upgrade needs of the Bun server a request came in on (the core's, when embedded). */
+export interface Upgrader {
+  upgrade(request: Request, options: { data: SocketData; headers?: Record<string, string> }): boolean;
+}
 
-  const fetch = async (request: Request, server: Server<SocketData>): Promise<Response | undefined> => {
-    const ip = server.requestIP(request)?.address ?? "";
+export interface ProxyHandlers {
+  /** Answers one request; undefined once it became a websocket on `server` (without one: 400). */
+  fetch(request: Request, clientIp: string, server?: Upgrader): Promise<Response | undefined>;
+  websocket: {
+    open(ws: ServerWebSocket<SocketData>): void;
+    message(ws: ServerWebSocket<SocketData>, message: string | Buffer): void;
+    close(ws: ServerWebSocket<SocketData>, code: number, reason: string): void;
+  };
+}
+
+/** The per-request work and the websocket bridge, apart from any listener (the embedded outpost's). */
+export function proxyHandlers(deps: HandlerDeps, log: Logger): ProxyHandlers {
+  const fetch = async (request: Request, ip: string, server?: Upgrader): Promise<Response | undefined> => {
     try {
       const handled = await handleRequest(request, deps, ip);
       if (handled.kind === "response") return handled.response;
+      if (!server) return errorPage(400, "Bad request", "The websocket upgrade failed.");
       let upstream: WebSocket;
       try {
         upstream = await openUpstream(handled);
@@ -109,7 +123,7 @@ export function startProxyServer(options: ProxyServerOptions): ProxyServer {
     }
   };
 
-  const websocket = {
+  const websocket: ProxyHandlers["websocket"] = {
     open(ws: ServerWebSocket<SocketData>) {
       const { upstream, early } = ws.data;
       for (const frame of early) {
@@ -130,12 +144,19 @@ export function startProxyServer(options: ProxyServerOptions): ProxyServer {
         upstream.close(code === 1005 || code === 1006 ? 1000 : code, reason);
     },
   };
+  return { fetch, websocket };
+}
+
+export function startProxyServer(options: ProxyServerOptions): ProxyServer {
+  const { log } = options;
+  const { fetch, websocket } = proxyHandlers(options.deps, log);
 
   const common = {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: IDLE_TIMEOUT_S,
     development: false,
-    fetch,
+    fetch: (request: Request, server: Server<SocketData>) =>
+      fetch(request, server.requestIP(request)?.address ?? "", server),
     websocket,
     error(err: Error) {
       log.error("request failed", { code: "PX0002ServeError", error: err.message });

@@ -1,8 +1,9 @@
 /**
  * Proxy sessions: kept by the core (/api/v3/outposts/proxy/sessions/), found by SHA-256 of the cookie
  * value, so every replica and every restart sees the same sessions. The outpost holds answers (found or
- * not) for a few seconds in memory; SESSION_END drops every cached session of the ended core session at
- * once, and a late answer for an ended session is not cached.
+ * not) for a few seconds in memory, by the cookie value itself (a request that hits the cache hashes
+ * nothing); SESSION_END drops every cached session of the ended core session at once, and a late answer
+ * for an ended session is not cached.
  */
 import { sha256Hex } from "../../shared/crypto.ts";
 import { type ApiClient, NotFound } from "../runtime/api.ts";
@@ -44,13 +45,12 @@ export class SessionStore {
 
   /** The live session this cookie value opens for `provider`, or undefined. */
   async find(provider: number, cookieValue: string): Promise<Identity | undefined> {
-    const hash = sha256Hex(cookieValue);
-    let found = this.cache.get(hash);
+    let found = this.cache.get(cookieValue);
     if (found === undefined) {
-      let loading = this.pending.get(hash);
+      let loading = this.pending.get(cookieValue);
       if (!loading) {
-        loading = this.load(hash, cookieValue).finally(() => this.pending.delete(hash));
-        this.pending.set(hash, loading);
+        loading = this.load(cookieValue).finally(() => this.pending.delete(cookieValue));
+        this.pending.set(cookieValue, loading);
       }
       found = await loading;
     }
@@ -59,17 +59,17 @@ export class SessionStore {
     return found;
   }
 
-  private async load(hash: string, cookieValue: string): Promise<Cached> {
+  private async load(cookieValue: string): Promise<Cached> {
     let session: CoreSession;
     try {
-      session = await this.api().get<CoreSession>(`${PATH}${hash}/`);
+      session = await this.api().get<CoreSession>(`${PATH}${sha256Hex(cookieValue)}/`);
     } catch (err) {
       if (!(err instanceof NotFound)) throw err;
-      this.cache.set(hash, null, this.ttlMs);
+      this.cache.set(cookieValue, null, this.ttlMs);
       return null;
     }
     const identity = this.identity(session, cookieValue);
-    if (!identity?.sid || !this.ended.has(identity.sid)) this.cache.set(hash, identity, this.ttlMs);
+    if (!identity?.sid || !this.ended.has(identity.sid)) this.cache.set(cookieValue, identity, this.ttlMs);
     return identity;
   }
 
@@ -96,16 +96,15 @@ export class SessionStore {
     });
     const identity = this.identity(session, cookieValue);
     if (!identity) throw new Error("the core returned a session this outpost cannot open");
-    this.cache.set(hash, identity, this.ttlMs);
+    this.cache.set(cookieValue, identity, this.ttlMs);
     return identity;
   }
 
   /** Ends the session in the core (sign_out). */
   async remove(cookieValue: string): Promise<void> {
-    const hash = sha256Hex(cookieValue);
-    this.cache.set(hash, null, this.ttlMs);
+    this.cache.set(cookieValue, null, this.ttlMs);
     try {
-      await this.api().send("DELETE", `${PATH}${hash}/`);
+      await this.api().send("DELETE", `${PATH}${sha256Hex(cookieValue)}/`);
     } catch (err) {
       if (!(err instanceof NotFound)) throw err;
     }

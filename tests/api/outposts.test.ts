@@ -99,7 +99,7 @@ for (const backend of backendNames()) {
       expect(mine.body.results.map((o: { name: string }) => o.name)).toEqual(["ldap-one"]);
       expect(
         (await t.api("GET", "/api/v3/outposts/instances/", { body: undefined })).body.pagination.count,
-      ).toBe(4); // with the embedded LDAP and RADIUS ones
+      ).toBe(5); // with the embedded LDAP, RADIUS and proxy ones
       expect((await t.api("GET", "/api/v3/root/config/", { token: key })).body).toMatchObject({
         cache_timeout: 300,
         capabilities: [],

@@ -10,10 +10,11 @@ for (const backend of backendNames()) {
     afterAll(() => t.stop());
 
     test("the bootstrap token lists akadmin, a superuser in authentik Admins", async () => {
-      // A new install's other accounts are the embedded outposts' (LDAP, RADIUS) service accounts.
+      // A new install's other accounts are the embedded outposts' (LDAP, RADIUS, proxy) service accounts.
       const everyone = await t.api("GET", "/api/v3/core/users/");
       expect(everyone.body.results.map((u: { type: string }) => u.type).sort()).toEqual([
         "internal",
+        "internal_service_account",
         "internal_service_account",
         "internal_service_account",
       ]);

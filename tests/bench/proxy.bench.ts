@@ -3,8 +3,8 @@
  * anchor, measured before and after), a minimal Bun-native `fetch` streaming proxy and `http-proxy`
  * (in Bun, what an outpost binary would run, and in Node) — the two engines the proxy outpost can be
  * built on — all loaded by wrk at the same concurrency; then each alone on one connection, for the
- * latency a proxy adds when it is not saturated. The proxy outpost joins when there is one to measure
- * (proxy-outpost.ts).
+ * latency a proxy adds when it is not saturated. The proxy outpost (proxy-gatehouse.ts starts it with a
+ * core and a signed-in session; proxy-outpost.ts has its scenarios) is measured between the nginx runs.
  */
 import { APP_HOST, nginxDirectProxy, type ReverseProxy, startNginx } from "../support/reverse-proxies.ts";
 import { UPSTREAM_BODY } from "../support/upstream.ts";
@@ -19,6 +19,7 @@ import {
   startUpstreamProcess,
   treeCpuSeconds,
 } from "./proxy-engines.ts";
+import { startProxyOutpost } from "./proxy-gatehouse.ts";
 import { checkOutpost, outpostScenarios, outpostTarget, type Scenario } from "./proxy-outpost.ts";
 import { machineInfo, processMemory, round, type Table } from "./report.ts";
 import { type BenchSettings, type BenchSuite, SetupError } from "./suite.ts";
@@ -76,7 +77,7 @@ async function check(name: string, url: string): Promise<void> {
 
 export const suite: BenchSuite = {
   description:
-    "Reverse proxying one upstream: nginx (anchor) vs Bun fetch streaming vs http-proxy, and the proxy outpost when present",
+    "Reverse proxying one upstream: nginx (anchor) vs Bun fetch streaming vs http-proxy vs the proxy outpost",
   async run(settings) {
     const wrk = await wrkVersion();
     if (!Bun.which("nginx"))
@@ -93,8 +94,18 @@ export const suite: BenchSuite = {
     const nodeHttpProxy: Child | undefined = node
       ? await startHttpProxy(upstream.url, "node", layout.server)
       : undefined;
+    let target = outpostTarget();
+    let outpostCommand = "started by hand (GATEHOUSE_BENCH_PROXY_OUTPOST)";
+    if (!target) {
+      const cpus = { outpost: layout.server, core: layout.client };
+      const started = await startProxyOutpost(upstream.url, cpus, settings.profileDir);
+      target = { url: started.url, cookie: started.cookie, host: undefined, pid: started.pid };
+      outpostCommand = started.command;
+    }
+    console.log(`proxy outpost: ${outpostCommand}`);
     await Bun.sleep(1000);
     const idle = {
+      proxy_outpost: target.pid ? processMemory(target.pid) : undefined,
       bun_fetch_proxy: processMemory(fetchProxy.pid),
       http_proxy_bun: processMemory(bunHttpProxy.pid),
       http_proxy_node: nodeHttpProxy && processMemory(nodeHttpProxy.pid),
@@ -128,10 +139,8 @@ export const suite: BenchSuite = {
       pids: [upstream.pid],
     };
     for (const s of [limit, anchor, ...engines]) await check(s.name, s.url);
-    const target = outpostTarget();
-    const outpost = typeof target === "string" ? [] : outpostScenarios(target);
+    const outpost = outpostScenarios(target);
     for (const s of outpost) await checkOutpost(s);
-    if (typeof target === "string") console.log(`proxy outpost: not measured — ${target}`);
 
     const c = settings.connections;
     const saturated = new Map<string, Figures>();
@@ -151,6 +160,7 @@ export const suite: BenchSuite = {
       single.set(s.name, await load(s, settings, 1));
     }
     const after = {
+      proxy_outpost: target.pid ? processMemory(target.pid) : undefined,
       bun_fetch_proxy: processMemory(fetchProxy.pid),
       http_proxy_bun: processMemory(bunHttpProxy.pid),
       http_proxy_node: nodeHttpProxy && processMemory(nodeHttpProxy.pid),
@@ -174,6 +184,7 @@ export const suite: BenchSuite = {
         },
       }),
     }));
+    const outpostRatio = (name: string) => rows.find((r) => r.name === name)?.ratio_to_nginx;
     const engineRows = rows.filter((r) => engines.some((e) => e.name === r.name));
     const bunEngines = engineRows.filter((r) => !r.name.includes("Node"));
     const winner = [...bunEngines].sort((a, b) => b.requests_per_s - a.requests_per_s)[0];
@@ -205,7 +216,14 @@ export const suite: BenchSuite = {
             : undefined,
       },
       memory_mb: { idle, after_load: after },
-      outpost: typeof target === "string" ? { measured: false, why: target } : { measured: true },
+      outpost: {
+        runs: outpostCommand,
+        engine: "Bun.serve + fetch (the faster engine above), streaming both ways",
+        proxy_mode_ratio: outpostRatio("outpost (proxy mode)"),
+        forward_auth_ratio: outpostRatio("outpost /auth/nginx"),
+        idle_rss_mb: idle.proxy_outpost?.rss_mb,
+        after_load_rss_mb: after.proxy_outpost?.rss_mb,
+      },
       goals: {
         proxy_mode_ratio: 0.6,
         forward_auth_ratio: 1.0,
@@ -231,7 +249,7 @@ export const suite: BenchSuite = {
             `(drift ${results.nginx.drift_percent} %); ${layout.note}`,
           "× nginx (CPU) = nginx's CPU per request ÷ this one's: above 1 means cheaper than nginx. A proxy well",
           "under 100 % CPU was held back by wrk and the upstream on the other CPU: trust the CPU ratio then.",
-          ...(typeof target === "string" ? [`proxy outpost: not measured — ${target}`] : []),
+          `proxy outpost: ${outpostCommand}; goals: proxy mode ≥ 0.6× nginx, /auth/nginx ≥ 1.0× nginx's proxy rate`,
         ],
       },
       {

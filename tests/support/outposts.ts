@@ -19,7 +19,7 @@ function build(): Promise<void> {
  * it cannot lean on files beside it), or its main.ts through `bun run`.
  */
 export async function outpostCommand(
-  kind: "ldap" | "radius",
+  kind: "ldap" | "radius" | "proxy",
   mode: "binary" | "bun run",
   dir: string,
 ): Promise<string[]> {

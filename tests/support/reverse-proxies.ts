@@ -102,6 +102,8 @@ export function nginxForwardAuth(site: ForwardAuthSite): (port: number) => strin
     proxy_buffers 8 16k;
     proxy_buffer_size 32k;
     port_in_redirect off;
+    # Keep the sign-in redirect relative, so the browser stays on the port it came in on.
+    absolute_redirect off;
 
     location / {
       proxy_pass ${site.upstream};

@@ -23,7 +23,12 @@ export async function serve(config: CoreConfig, log: Logger): Promise<number> {
   // rather than whenever the heap next grows, so an idle core sits at its real size.
   setTimeout(() => Bun.gc(true), 2000).unref();
   // Not awaited: the embedded outposts wait for their first configuration without holding up the core.
-  const embedded = startEmbeddedOutposts(core.ctx, `http://127.0.0.1:${server.server.port}`, log);
+  const embedded = startEmbeddedOutposts(
+    core.ctx,
+    `http://127.0.0.1:${server.server.port}`,
+    log,
+    server.embeddedProxy,
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {

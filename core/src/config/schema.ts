@@ -20,7 +20,7 @@ export const coreConfigSchema = {
   "listen.radius": listen("0.0.0.0:1812", "RADIUS (UDP) listener of the embedded RADIUS outpost."),
   "outposts.embedded": bool(
     true,
-    "Run the embedded outposts inside the core (LDAP on listen.ldap and listen.ldaps, RADIUS on listen.radius), each once it has a provider. Turn off when standalone outposts serve every provider.",
+    "Run the embedded outposts in the core (LDAP: listen.ldap, .ldaps; RADIUS: listen.radius; proxy: listen.http), each once it has a provider. Turn off if standalone outposts serve all providers.",
   ),
   "postgresql.url": optionalSecret(
     "PostgreSQL connection URL (postgres://user:pass@host:5432/db). When set (or host is set), PostgreSQL replaces SQLite.",

@@ -1,17 +1,22 @@
 /**
  * The HTTP edge: Bun.serve around the Elysia app. It owns what is about sockets — the request id, the
- * client address, the body-size limit, access logs — and graceful shutdown.
+ * client address, the body-size limit, access logs — and graceful shutdown. Requests for the embedded
+ * proxy outpost (its paths, its providers' hosts) go to it before the app (reference §1.8).
  */
-import type { Server } from "bun";
+import type { Server, ServerWebSocket } from "bun";
 import { parseListen } from "../../../shared/config/load.ts";
 import type { Logger } from "../../../shared/log.ts";
 import { attachRequestMeta, type RequestMeta } from "../api/request.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import type { Core } from "../core.ts";
+import { EmbeddedProxyRoutes, isProxySocket, type ProxySocketData } from "../outposts/embedded-proxy.ts";
 import type { OutpostSocketData } from "../outposts/hub.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const OUTPOST_SOCKET = /^\/ws\/outpost\/([0-9a-fA-F-]{36})\/?$/;
+
+/** The core's websockets: outpost control channels, and the embedded proxy outpost's bridged ones. */
+export type EdgeSocketData = OutpostSocketData | ProxySocketData;
 
 /**
  * The control channel: the bearer token must be the outpost's own (or a superuser's). Answers 403
@@ -19,7 +24,7 @@ const OUTPOST_SOCKET = /^\/ws\/outpost\/([0-9a-fA-F-]{36})\/?$/;
  */
 async function acceptOutpostSocket(
   core: Core,
-  srv: Server<OutpostSocketData>,
+  srv: Server<EdgeSocketData>,
   request: Request,
   meta: RequestMeta,
   outpost: string,
@@ -52,8 +57,10 @@ async function acceptOutpostSocket(
 }
 
 export interface RunningServer {
-  server: Server<OutpostSocketData>;
+  server: Server<EdgeSocketData>;
   url: string;
+  /** What the embedded proxy outpost takes; startEmbeddedOutposts fills it in once it runs. */
+  embeddedProxy: EmbeddedProxyRoutes;
   /** Stops accepting, lets in-flight requests finish (up to the grace period), then resolves. */
   stop(): Promise<void>;
 }
@@ -64,8 +71,9 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
   if (!listen) throw new Error(`invalid listen address ${listenOverride ?? config["listen.http"]}`);
   const limit = config["http.max_body_bytes"];
   let inFlight = 0;
+  const embeddedProxy = new EmbeddedProxyRoutes(log);
 
-  const server = Bun.serve<OutpostSocketData>({
+  const server = Bun.serve<EdgeSocketData>({
     hostname: listen.hostname,
     port: listen.port,
     // Bun's own limit answers a bare 413 before `fetch` runs (no request id, no detail, no log line),
@@ -88,6 +96,25 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
       const outpost = OUTPOST_SOCKET.exec(url.pathname)?.[1];
       if (outpost && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
         return acceptOutpostSocket(core, srv, request, meta, outpost.toLowerCase(), log);
+      }
+      if (embeddedProxy.takes(request.headers, url.pathname)) {
+        // The outpost streams bodies through to the upstream with no limit of the core's.
+        inFlight++;
+        try {
+          const response = await embeddedProxy.handle(request, meta.ip ?? "", srv);
+          log.info("request", {
+            request_id: id,
+            method: meta.method,
+            path: meta.path,
+            status: response?.status ?? 101,
+            ms: Math.round((performance.now() - meta.started) * 10) / 10,
+            client_ip: meta.ip,
+            outpost: "embedded",
+          });
+          return response;
+        } finally {
+          inFlight--;
+        }
       }
       const tooLarge = (length: number | undefined) => {
         log.warn("request body too large", { request_id: id, path: meta.path, length, limit });
@@ -128,11 +155,19 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
       }
     },
     websocket: {
-      open: (ws) => core.hub.open(ws),
-      message: (ws, message) => void core.hub.message(ws, message),
-      close: (ws) => core.hub.close(ws),
+      open: (ws) =>
+        isProxySocket(ws.data) ? embeddedProxy.websocket.open(proxied(ws)) : core.hub.open(control(ws)),
+      message: (ws, message) =>
+        isProxySocket(ws.data)
+          ? embeddedProxy.websocket.message(proxied(ws), message)
+          : void core.hub.message(control(ws), message),
+      close: (ws, code, reason) =>
+        isProxySocket(ws.data)
+          ? embeddedProxy.websocket.close(proxied(ws), code, reason)
+          : core.hub.close(control(ws)),
       idleTimeout: 60,
-      maxPayloadLength: 64 * 1024,
+      // Bun's default, for the applications' websockets; the hub refuses control frames over 64 KiB.
+      maxPayloadLength: 16 * 1024 * 1024,
     },
     error(err) {
       log.error("server error", { code: "HT0001ServerError", error: err });
@@ -144,9 +179,12 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
   });
 
   const url = `http://${listen.hostname === "0.0.0.0" ? "localhost" : listen.hostname}:${server.port}`;
+  embeddedProxy.addOwnHost(new URL(url).host);
+  for (const name of ["localhost", "127.0.0.1", "[::1]"]) embeddedProxy.addOwnHost(`${name}:${server.port}`);
   return {
     server,
     url,
+    embeddedProxy,
     async stop() {
       const grace = config["http.shutdown_grace_ms"];
       const stopping = server.stop(false);
@@ -180,6 +218,9 @@ function recordMetrics(core: Core, meta: RequestMeta, status: number): void {
   core.metrics.requests.inc({ ...labels, status: String(status) });
   core.metrics.latency.observe(labels, (performance.now() - meta.started) / 1000);
 }
+
+const proxied = (ws: ServerWebSocket<EdgeSocketData>) => ws as ServerWebSocket<ProxySocketData>;
+const control = (ws: ServerWebSocket<EdgeSocketData>) => ws as ServerWebSocket<OutpostSocketData>;
 
 function withId(response: Response, id: string): Response {
   try {

@@ -3,6 +3,8 @@
  * if deleted) and runs in its own process through the same runtime a standalone outpost uses, talking
  * to this core over loopback HTTP with the outpost's own token. An operator assigns providers to them
  * through the API like to any outpost; a standalone binary can take over the same providers at any time.
+ * LDAP and RADIUS open ports of their own; the proxy one ("authentik Embedded Outpost", reference §1.8)
+ * has none: the core's HTTP edge hands it its requests, and it stops when it has no provider left.
  */
 
 import type { OutpostKind, RunningOutpost } from "../../../outposts/runtime/runtime.ts";
@@ -10,6 +12,7 @@ import { parseListen } from "../../../shared/config/load.ts";
 import type { Logger } from "../../../shared/log.ts";
 import type { CoreContext } from "../context.ts";
 import { revealKey } from "../tokens/service.ts";
+import type { EmbeddedProxyRoutes } from "./embedded-proxy.ts";
 import { DEFAULT_OUTPOST_CONFIG } from "./model.ts";
 import { createOutpost, ensureOutpostIdentity, tokenIdentifier } from "./service.ts";
 
@@ -17,21 +20,34 @@ export const EMBEDDED_LDAP_MANAGED = "goauthentik.io/outposts/embedded-ldap";
 export const EMBEDDED_LDAP_NAME = "Embedded LDAP Outpost";
 export const EMBEDDED_RADIUS_MANAGED = "goauthentik.io/outposts/embedded-radius";
 export const EMBEDDED_RADIUS_NAME = "Embedded RADIUS Outpost";
+export const EMBEDDED_PROXY_MANAGED = "goauthentik.io/outposts/embedded";
+export const EMBEDDED_PROXY_NAME = "authentik Embedded Outpost";
 
 type Listen = { hostname: string; port: number };
+type EmbeddedType = "ldap" | "radius" | "proxy";
+
+type EmbeddedKind = OutpostKind<unknown> & {
+  ports(): Record<string, number | undefined>;
+  /** Once started, and once stopped: the proxy kind joins and leaves the core's HTTP edge. */
+  started?(): void;
+  stopped?(): void;
+};
 
 /** What an embedded outpost of one type is: its managed object, and how to build its kind. */
 interface EmbeddedSpec {
-  type: "ldap" | "radius";
+  type: EmbeddedType;
   managed: string;
   name: string;
   /** The setting naming its listener, for the log when it cannot start. */
-  listenSetting: string;
+  listenSetting?: string;
+  /** Stop it when its last provider goes (the proxy: its hosts go back to the core at once). */
+  stopWhenEmpty?: boolean;
   kind(
     ctx: CoreContext,
     host: string,
     token: string,
-  ): Promise<OutpostKind<unknown> & { ports(): Record<string, number | undefined> }>;
+    edge: EmbeddedProxyRoutes | undefined,
+  ): Promise<EmbeddedKind>;
 }
 
 const listenOf = (value: string, fallback: Listen): Listen => parseListen(value) ?? fallback;
@@ -71,6 +87,29 @@ const EMBEDDED: EmbeddedSpec[] = [
       return Object.assign(kind as OutpostKind<unknown>, { ports: () => ({ radius: kind.server()?.port }) });
     },
   },
+  {
+    type: "proxy",
+    managed: EMBEDDED_PROXY_MANAGED,
+    name: EMBEDDED_PROXY_NAME,
+    stopWhenEmpty: true,
+    async kind(_ctx, host, _token, edge) {
+      if (!edge) throw new Error("the embedded proxy outpost needs the core's HTTP edge");
+      const { proxyKind } = await import("../../../outposts/proxy/kind.ts");
+      const kind = proxyKind({
+        host,
+        hostBrowser: "",
+        insecure: false,
+        listen: null,
+        browserFromOutpost: true,
+        onApplications: (apps) => edge.applications(apps),
+      });
+      return Object.assign(kind as OutpostKind<unknown>, {
+        ports: () => ({}),
+        started: () => edge.attach(kind),
+        stopped: () => edge.detach(),
+      });
+    },
+  },
 ];
 
 /** Makes the embedded outpost objects exist (with their service accounts and tokens). */
@@ -105,9 +144,9 @@ export async function ensureEmbeddedOutposts(ctx: CoreContext): Promise<void> {
 
 export interface EmbeddedOutposts {
   /** The running embedded outpost of this type, once it has a provider to serve. */
-  running(type: "ldap" | "radius"): RunningOutpost | undefined;
-  /** Where it listens, once started: { ldap, ldaps } or { radius }. */
-  ports(type: "ldap" | "radius"): Record<string, number | undefined> | undefined;
+  running(type: EmbeddedType): RunningOutpost | undefined;
+  /** Where it listens, once started: { ldap, ldaps }, { radius } or {} (the proxy: the core's port). */
+  ports(type: EmbeddedType): Record<string, number | undefined> | undefined;
   stop(): Promise<void>;
 }
 
@@ -115,16 +154,19 @@ export interface EmbeddedOutposts {
  * Runs the embedded outposts against the core at `coreUrl`. Each starts once it has a provider (at
  * start, or when one is assigned to it): until then the core loads none of its code and opens no port.
  * A listener that cannot start (its port is taken by a standalone outpost on the same host, say) is
- * logged and skipped: the core keeps serving.
+ * logged and skipped: the core keeps serving. The proxy one runs only given the core's HTTP edge
+ * (`startServer(...).embeddedProxy`), which it serves through.
  */
 export async function startEmbeddedOutposts(
   ctx: CoreContext,
   coreUrl: string,
   log: Logger,
+  edge?: EmbeddedProxyRoutes,
 ): Promise<EmbeddedOutposts> {
   if (!ctx.config["outposts.embedded"])
     return { running: () => undefined, ports: () => undefined, stop: async () => {} };
-  const started = await Promise.all(EMBEDDED.map((spec) => startOne(ctx, coreUrl, log, spec)));
+  const specs = EMBEDDED.filter((spec) => spec.type !== "proxy" || edge);
+  const started = await Promise.all(specs.map((spec) => startOne(ctx, coreUrl, log, spec, edge)));
   const of = (type: string) => started.find((s) => s?.type === type);
   return {
     running: (type) => of(type)?.running(),
@@ -135,7 +177,13 @@ export async function startEmbeddedOutposts(
   };
 }
 
-async function startOne(ctx: CoreContext, coreUrl: string, log: Logger, spec: EmbeddedSpec) {
+async function startOne(
+  ctx: CoreContext,
+  coreUrl: string,
+  log: Logger,
+  spec: EmbeddedSpec,
+  edge: EmbeddedProxyRoutes | undefined,
+) {
   const row = await ctx.store.db
     .selectFrom("outposts")
     .select("outpost_uuid")
@@ -145,9 +193,10 @@ async function startOne(ctx: CoreContext, coreUrl: string, log: Logger, spec: Em
   const uuid = row.outpost_uuid;
 
   let running: RunningOutpost | undefined;
-  let ports: (() => Record<string, number | undefined>) | undefined;
-  let starting: Promise<void> | undefined;
+  let kind: EmbeddedKind | undefined;
   let stopped = false;
+  // Starts and stops one at a time, in the order the signals came.
+  let queue: Promise<void> = Promise.resolve();
 
   const hasProviders = async () =>
     Boolean(
@@ -167,12 +216,12 @@ async function startOne(ctx: CoreContext, coreUrl: string, log: Logger, spec: Em
     if (!token) return;
     const key = revealKey(ctx, token);
     try {
-      const [kind, { runOutpost }] = await Promise.all([
-        spec.kind(ctx, coreUrl, key),
+      const [built, { runOutpost }] = await Promise.all([
+        spec.kind(ctx, coreUrl, key, edge),
         import("../../../outposts/runtime/runtime.ts"),
       ]);
       running = await runOutpost(
-        kind,
+        built,
         {
           host: coreUrl,
           token: key,
@@ -182,27 +231,51 @@ async function startOne(ctx: CoreContext, coreUrl: string, log: Logger, spec: Em
           "listen.metrics": "",
           "log.level": ctx.config["log.level"],
         },
-        { log: log.child({ outpost: `embedded-${spec.type}` }), signals: false, metrics: false },
+        {
+          log: log.child({ outpost: `embedded-${spec.type}` }),
+          signals: false,
+          metrics: false,
+          // One per core: no fleet to spread refreshes over.
+          reloadOffsetMs: 0,
+        },
       );
-      ports = () => kind.ports();
-      if (stopped) await running.stop();
-      else log.info(`embedded ${spec.type} outpost listening`, kind.ports());
+      kind = built;
+      built.started?.();
+      if (spec.type === "proxy") log.info("embedded proxy outpost serving on the core's port");
+      else log.info(`embedded ${spec.type} outpost listening`, built.ports());
     } catch (err) {
       log.error(`the embedded ${spec.type} outpost could not start; the core keeps running without it`, {
         error: (err as Error).message,
-        listen: ctx.config[spec.listenSetting as "listen.ldap"],
+        ...(spec.listenSetting && { listen: ctx.config[spec.listenSetting as "listen.ldap"] }),
       });
     }
   };
 
-  const maybeStart = () => {
-    if (running || starting || stopped) return starting;
-    starting = (async () => {
-      if (await hasProviders()) await start();
-    })().finally(() => {
-      starting = undefined;
-    });
-    return starting;
+  const halt = async () => {
+    kind?.stopped?.();
+    await running?.stop();
+    running = undefined;
+    kind = undefined;
+  };
+
+  const reconcile = () => {
+    queue = queue
+      .then(async () => {
+        if (stopped) return;
+        const wanted = await hasProviders();
+        if (wanted && !running) await start();
+        else if (!wanted && running && spec.stopWhenEmpty) {
+          await halt();
+          log.info(`embedded ${spec.type} outpost stopped: it has no provider left`);
+        }
+      })
+      .catch((err) =>
+        log.error(`the embedded ${spec.type} outpost could not be started or stopped`, {
+          code: "OP0041EmbeddedReconcile",
+          error: (err as Error).message,
+        }),
+      );
+    return queue;
   };
 
   // Assigning a provider to the embedded outpost (on any replica) is what starts it.
@@ -211,19 +284,19 @@ async function startOne(ctx: CoreContext, coreUrl: string, log: Logger, spec: Em
       (signal.kind === "outpost_changed" && signal.outpost === uuid) ||
       signal.kind === "all_outposts_changed"
     )
-      void maybeStart();
+      void reconcile();
   });
-  await maybeStart();
+  await reconcile();
 
   return {
     type: spec.type,
     running: () => running,
-    ports: () => ports?.(),
+    ports: () => kind?.ports(),
     stop: async () => {
       stopped = true;
       unsubscribe();
-      await starting;
-      await running?.stop();
+      await queue;
+      await halt();
     },
   };
 }
