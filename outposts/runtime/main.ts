@@ -42,6 +42,9 @@ export function outpostMain<S extends Record<string, KeySpec>, C>(
       for (const signal of ["SIGTERM", "SIGINT"] as const) {
         process.on(signal, () => void running.stop().then(() => process.exit(0)));
       }
+      // Start-up garbage (configuration JSON, module initialisation) is returned before the outpost
+      // settles into idle, as the core does: an idle outpost should not hold its start-up peak.
+      setTimeout(() => Bun.gc(true), 2000).unref();
     } catch (err) {
       console.error(err instanceof ConfigError ? err.message : `${name}: ${(err as Error).message}`);
       process.exit(1);
