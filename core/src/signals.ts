@@ -14,6 +14,8 @@ export type Signal =
    */
   | ({ kind: "directory_changed" } & Partial<DirectoryChange>)
   | { kind: "session_ended"; session: string }
+  /** One proxy outpost session (by its hash) was signed out: every proxy outpost drops it at once. */
+  | { kind: "proxy_session_ended"; session: string }
   /**
    * An OAuth2 provider, an application, a scope mapping or a certificate-key pair changed: the OAuth2
    * endpoints drop what they cached (oauth2/cache.ts).

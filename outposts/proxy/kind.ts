@@ -5,6 +5,7 @@
  */
 
 import { Counter, Gauge } from "../../shared/metrics.ts";
+import { PROXY_SESSION_END } from "../../shared/protocol.ts";
 import type { ApiClient } from "../runtime/api.ts";
 import { type Certificate, selfSignedCertificate } from "../runtime/certificate.ts";
 import type { OutpostInstance, OutpostKind, OutpostRuntimeContext } from "../runtime/runtime.ts";
@@ -166,6 +167,13 @@ export function proxyKind(options: ProxyKindOptions): ProxyKind {
       await server?.reloadCertificates();
     },
     invalidate: () => headers.clear(),
+    providerSpecific(args) {
+      // Gatehouse's core: one proxy session was signed out (by another replica, or through the API).
+      if (args.sub_type === PROXY_SESSION_END && typeof args.session_hash === "string") {
+        const dropped = sessions.endSession(args.session_hash);
+        log?.debug("proxy session signed out elsewhere", { dropped });
+      }
+    },
     sessionEnd(sid) {
       const dropped = sessions.endSid(sid);
       headers.deleteWhere((identity) => identity?.sid === sid);

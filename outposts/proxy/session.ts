@@ -116,6 +116,14 @@ export class SessionStore {
     return this.cache.deleteWhere((s) => s?.sid === sid);
   }
 
+  /**
+   * Another replica signed this session out (the core names it by the hash of its cookie value): it
+   * goes from memory now rather than when its cache entry runs out.
+   */
+  endSession(hash: string): number {
+    return this.cache.deleteWhere((_, cookieValue) => sha256Hex(cookieValue) === hash);
+  }
+
   /** Whether a core session was ended recently (for identities cached elsewhere). */
   isEnded(sid: string | null): boolean {
     return sid !== null && this.ended.has(sid);

@@ -35,10 +35,10 @@ export class TtlCache<V> {
   }
 
   /** Drops every entry the predicate picks; returns how many went. */
-  deleteWhere(pick: (value: V) => boolean): number {
+  deleteWhere(pick: (value: V, key: string) => boolean): number {
     let n = 0;
     for (const [key, entry] of this.entries)
-      if (pick(entry.value)) {
+      if (pick(entry.value, key)) {
         this.entries.delete(key);
         n++;
       }

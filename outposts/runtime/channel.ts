@@ -4,22 +4,17 @@
  */
 import { hostname } from "node:os";
 import type { Logger } from "../../shared/log.ts";
+import { Instruction } from "../../shared/protocol.ts";
 import { VERSION } from "../../shared/version.ts";
 import { backoffDelay } from "./backoff.ts";
 
-export const Instruction = {
-  ACK: 0,
-  HELLO: 1,
-  TRIGGER_UPDATE: 2,
-  PROVIDER_SPECIFIC: 3,
-  SESSION_END: 4,
-} as const;
 export const HELLO_INTERVAL_MS = 10_000;
 
 export interface ChannelHandlers {
   /** `args` as sent: Gatehouse's core names changed directory objects in `args.directory`. */
   triggerUpdate(args: Record<string, unknown>): void;
   sessionEnd(sessionId: string): void;
+  providerSpecific?(args: Record<string, unknown>): void;
   connectionChanged(connected: boolean): void;
 }
 
@@ -115,6 +110,13 @@ export class ControlChannel {
       this.o.handlers.triggerUpdate(args);
     } else if (frame.instruction === Instruction.SESSION_END && typeof frame.args?.session_id === "string") {
       this.o.handlers.sessionEnd(frame.args.session_id);
+    } else if (
+      frame.instruction === Instruction.PROVIDER_SPECIFIC &&
+      frame.args &&
+      typeof frame.args === "object" &&
+      !Array.isArray(frame.args)
+    ) {
+      this.o.handlers.providerSpecific?.(frame.args);
     }
     if (frame.instruction !== Instruction.ACK) this.send(Instruction.ACK, {});
   }

@@ -41,6 +41,8 @@ export interface OutpostKind<C> {
    */
   update?(api: ApiClient, current: C, change: DirectoryChange): Promise<C | undefined>;
   sessionEnd?(sessionId: string): void;
+  /** PROVIDER_SPECIFIC frames (authentik's per-kind instruction): `args` as sent. */
+  providerSpecific?(args: Record<string, unknown>): void;
   /** The core refused the outpost's token: serve nothing more from what was cached. */
   revoked?(): void;
   stop(): Promise<void>;
@@ -261,6 +263,7 @@ export async function runOutpost<C>(
         else setTimeout(() => void refresh(), reloadOffset);
       },
       sessionEnd: (id) => kind.sessionEnd?.(id),
+      providerSpecific: (args) => kind.providerSpecific?.(args),
       connectionChanged: (up) => connection.set(up ? 1 : 0),
     },
   });

@@ -295,6 +295,21 @@ describe("the proxy outpost against a real core", () => {
     expect((await t.api("GET", `/api/v3/outposts/proxy/sessions/${hash}/`)).status).toBe(404);
   });
 
+  test("a session signed out elsewhere (another replica, the API) is refused here within a second", async () => {
+    const { jar } = await login();
+    // Now in this outpost's short cache.
+    expect((await get(`${base}/private`, jar)).status).toBe(200);
+    const value = jar.cookies.get(jar.proxyCookie() as string) as string;
+    const hash = new Bun.CryptoHasher("sha256").update(value).digest("hex");
+    // What another replica's sign_out does: delete it in the core.
+    expect((await t.api("DELETE", `/api/v3/outposts/proxy/sessions/${hash}/`)).status).toBe(204);
+    await eventually(
+      "the signed-out session to be refused",
+      async () => ((await get(`${base}/private`, jar)).status === 302 ? true : undefined),
+      1_000,
+    );
+  });
+
   test("ending the core session (SESSION_END) refuses the next request within a second", async () => {
     const { jar } = await login();
     expect((await get(`${base}/private`, jar)).status).toBe(200);

@@ -3,18 +3,12 @@
  * the store, healthy for 15 s), ACK for every message, and TRIGGER_UPDATE / SESSION_END pushed on
  * signals. Frames are authentik's: JSON `{instruction, args}`.
  */
+
+import { Instruction, PROXY_SESSION_END } from "../../../shared/protocol.ts";
 import type { CoreContext } from "../context.ts";
 import type { DirectoryChange } from "../signals.ts";
 import { asJson } from "../store/codec.ts";
 import { HEALTHY_FOR_MS } from "./model.ts";
-
-export const Instruction = {
-  ACK: 0,
-  HELLO: 1,
-  TRIGGER_UPDATE: 2,
-  PROVIDER_SPECIFIC: 3,
-  SESSION_END: 4,
-} as const;
 
 export interface OutpostSocketData {
   outpost: string;
@@ -42,6 +36,11 @@ export class OutpostHub {
       else if (signal.kind === "directory_changed") void this.directoryChanged(signal);
       else if (signal.kind === "session_ended")
         this.sendAll(Instruction.SESSION_END, { session_id: signal.session });
+      else if (signal.kind === "proxy_session_ended")
+        this.sendAll(Instruction.PROVIDER_SPECIFIC, {
+          sub_type: PROXY_SESSION_END,
+          session_hash: signal.session,
+        });
     });
   }
 

@@ -180,6 +180,8 @@ export function proxySessionsController(ctx: CoreContext) {
         const hash = hashParam(params.hash);
         await visible(actor, hash);
         await deleteProxySession(ctx, hash);
+        // Other replicas may hold it in their short cache: they drop it now.
+        ctx.signals.emit({ kind: "proxy_session_ended", session: hash });
         return noContent();
       },
       { detail: { tags: ["outposts"], operationId: "outposts_proxy_sessions_destroy" } },
