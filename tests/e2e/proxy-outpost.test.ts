@@ -67,6 +67,8 @@ describe("the proxy outpost against a real core", () => {
   const log = memoryLogger("debug");
 
   let kind: ReturnType<typeof proxyKind> | undefined;
+  /** Set when the upstream's /stream lost its reader (the client went away mid-stream). */
+  let streamCancelled = false;
   const startOutpost = async () => {
     kind = proxyKind({
       host: core.url,
@@ -109,6 +111,27 @@ describe("the proxy outpost against a real core", () => {
       async fetch(req, srv) {
         const url = new URL(req.url);
         if (url.pathname === "/stall") return new Promise<Response>(() => {});
+        if (url.pathname === "/stream") {
+          // One chunk at once, then one every 20 ms until the reader goes away.
+          let timer: ReturnType<typeof setInterval> | undefined;
+          const stream = new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode("first\n"));
+              timer = setInterval(() => {
+                try {
+                  controller.enqueue(new TextEncoder().encode("more\n"));
+                } catch {
+                  clearInterval(timer);
+                }
+              }, 20);
+            },
+            cancel() {
+              clearInterval(timer);
+              streamCancelled = true;
+            },
+          });
+          return new Response(stream, { headers: { "content-type": "text/plain" } });
+        }
         if (url.pathname === "/upload") {
           const body = new Uint8Array(await req.arrayBuffer());
           return Response.json({
@@ -455,6 +478,53 @@ describe("the proxy outpost against a real core", () => {
     expect(metrics).toMatch(/gatehouse_proxy_requests_total\{outcome="upstream_timeout"\} 1/);
     expect(metrics).toMatch(/gatehouse_proxy_requests_total\{outcome="proxied"\} \d+/);
     expect(metrics).toMatch(/gatehouse_proxy_cached_sessions \d+/);
+  });
+
+  test("a client that sends Expect: 100-continue (curl) gets its upload through", async () => {
+    const { jar } = await login();
+    const file = join(dataDir, "upload.bin");
+    const body = new Uint8Array(2 * 1024 * 1024).map((_, i) => (i * 7) % 256);
+    await Bun.write(file, body);
+    const curl = Bun.spawn(
+      [
+        "curl",
+        "-sS",
+        "--max-time",
+        "10",
+        "-H",
+        `cookie: ${jar.header()}`,
+        "-H",
+        "Expect: 100-continue",
+        "--data-binary",
+        `@${file}`,
+        `${base}/upload`,
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    const out = await new Response(curl.stdout).text();
+    expect(await curl.exited, await new Response(curl.stderr).text()).toBe(0);
+    expect(JSON.parse(out)).toEqual({
+      bytes: body.length,
+      sha256: new Bun.CryptoHasher("sha256").update(body).digest("hex"),
+    });
+  });
+
+  test("a client that goes away mid-stream ends the upstream request; the outpost carries on", async () => {
+    const { jar } = await login();
+    streamCancelled = false;
+    const controller = new AbortController();
+    const res = await fetch(`${base}/stream`, {
+      headers: { cookie: jar.header() },
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body?.getReader();
+    const first = await reader?.read();
+    expect(new TextDecoder().decode(first?.value)).toContain("first");
+    controller.abort();
+    await eventually("the upstream to see the reader gone", async () => (streamCancelled ? true : undefined));
+    expect((await get(`${base}/private`, jar)).status).toBe(200);
+    expect((await fetch(`${base}/outpost.goauthentik.io/ping`)).status).toBe(204);
   });
 
   test("the HTTPS listener answers with a self-signed certificate by default", async () => {
