@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { Server } from "bun";
 import { type RunningServer, startServer } from "../../core/src/http/server.ts";
 import { proxyKind } from "../../outposts/proxy/kind.ts";
+import { selfSignedCertificate } from "../../outposts/runtime/certificate.ts";
 import { type RunningOutpost, runOutpost } from "../../outposts/runtime/runtime.ts";
 import { memoryLogger } from "../../shared/log.ts";
 import { startTestCore, type TestCore } from "../support/core.ts";
@@ -67,6 +68,7 @@ describe("the proxy outpost against a real core", () => {
   const log = memoryLogger("debug");
 
   let kind: ReturnType<typeof proxyKind> | undefined;
+  let tlsUpstream: Server<undefined> | undefined;
   /** Set when the upstream's /stream lost its reader (the client went away mid-stream). */
   let streamCancelled = false;
   const startOutpost = async () => {
@@ -175,8 +177,35 @@ describe("the proxy outpost against a real core", () => {
       internal_host: `http://127.0.0.1:${await freePort()}`,
       skip_path_regex: "^/public\n^/health$",
     });
+    // An upstream on HTTPS with a self-signed certificate: refused when verified, used when not.
+    const cert = await selfSignedCertificate("upstream.test", ["127.0.0.1"]);
+    tlsUpstream = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: cert.cert, key: cert.key },
+      fetch: () => Response.json({ over: "tls" }),
+    });
+    const tlsProviders = [];
+    for (const [name, verify] of [
+      ["strict", true],
+      ["lax", false],
+    ] as const)
+      tlsProviders.push(
+        await provider(name, {
+          mode: "proxy",
+          external_host: `http://${name}.test`,
+          internal_host: `https://127.0.0.1:${tlsUpstream.port}`,
+          internal_host_ssl_validation: verify,
+          skip_path_regex: "^/",
+        }),
+      );
     const created = await t.api("POST", "/api/v3/outposts/instances/", {
-      body: { name: "edge", type: "proxy", providers: [proxyProvider.pk, forward.pk, dead.pk], config: {} },
+      body: {
+        name: "edge",
+        type: "proxy",
+        providers: [proxyProvider.pk, forward.pk, dead.pk, ...tlsProviders.map((p) => p.pk)],
+        config: {},
+      },
     });
     expect(created.status, created.text).toBe(201);
     outpostUuid = created.body.pk;
@@ -206,6 +235,7 @@ describe("the proxy outpost against a real core", () => {
   afterAll(async () => {
     await outpost?.stop();
     upstream?.stop(true);
+    tlsUpstream?.stop(true);
     await core?.stop();
     await t?.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -525,6 +555,14 @@ describe("the proxy outpost against a real core", () => {
     await eventually("the upstream to see the reader gone", async () => (streamCancelled ? true : undefined));
     expect((await get(`${base}/private`, jar)).status).toBe(200);
     expect((await fetch(`${base}/outpost.goauthentik.io/ping`)).status).toBe(204);
+  });
+
+  test("an HTTPS upstream's certificate is verified unless the provider turns that off", async () => {
+    const strict = await get(`${base}/anything`, undefined, { host: "strict.test" });
+    expect(strict.status).toBe(502);
+    const lax = await get(`${base}/anything`, undefined, { host: "lax.test" });
+    expect(lax.status).toBe(200);
+    expect(await lax.json()).toEqual({ over: "tls" });
   });
 
   test("the HTTPS listener answers with a self-signed certificate by default", async () => {
