@@ -3,7 +3,6 @@
  * Secrets may be given as file:///path or env://NAME. Every problem is collected and reported at once.
  */
 import { readFileSync } from "node:fs";
-import { parse as parseYaml, YAMLParseError } from "yaml";
 import {
   type ConfigSchema,
   type ConfigValues,
@@ -96,11 +95,13 @@ function readYamlFile(
   problems: string[],
 ): Record<string, unknown> {
   let doc: unknown;
+  // Loaded only when there is a file: the YAML parser costs a process about 8 MB of memory.
+  const yaml = require("yaml") as typeof import("yaml");
   try {
     // logLevel "error": yaml's warnings quote the source line, which may hold a secret.
-    doc = parseYaml(readFile(path), { logLevel: "error" });
+    doc = yaml.parse(readFile(path), { logLevel: "error" });
   } catch (err) {
-    problems.push(`GATEHOUSE_CONFIG: cannot read ${path}: ${describeYamlError(err)}`);
+    problems.push(`GATEHOUSE_CONFIG: cannot read ${path}: ${describeYamlError(yaml, err)}`);
     return {};
   }
   if (doc === null || doc === undefined) return {};
@@ -112,8 +113,8 @@ function readYamlFile(
 }
 
 /** Where the file failed, without yaml's excerpt of the offending lines (they may hold a secret). */
-function describeYamlError(err: unknown): string {
-  if (!(err instanceof YAMLParseError)) return (err as Error).message;
+function describeYamlError(yaml: typeof import("yaml"), err: unknown): string {
+  if (!(err instanceof yaml.YAMLParseError)) return (err as Error).message;
   const at = err.linePos?.[0];
   return `${err.code}${at ? ` at line ${at.line}, column ${at.col}` : ""}`;
 }
