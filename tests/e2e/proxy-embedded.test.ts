@@ -11,39 +11,10 @@ import type { Server } from "bun";
 import { type RunningServer, startServer } from "../../core/src/http/server.ts";
 import { type EmbeddedOutposts, startEmbeddedOutposts } from "../../core/src/outposts/embedded.ts";
 import { memoryLogger } from "../../shared/log.ts";
+import { Jar } from "../support/cookie-jar.ts";
 import { ADMIN_TOKEN, startTestCore, type TestCore } from "../support/core.ts";
 import { FlowClient } from "../support/flow-client.ts";
-
-const COOKIE = /^authentik_proxy_[0-9a-f]{8}$/;
-
-class Jar {
-  readonly cookies = new Map<string, string>();
-  header(): string {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-  }
-  keep(res: Response): void {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = "", ...attrs] = line.split(";");
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq).trim();
-      if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a))) this.cookies.delete(name);
-      else this.cookies.set(name, pair.slice(eq + 1).trim());
-    }
-  }
-  proxyCookie(): string | undefined {
-    return [...this.cookies.keys()].find((k) => COOKIE.test(k));
-  }
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
+import { eventually } from "../support/polling.ts";
 
 describe("the embedded proxy outpost on the core's port", () => {
   let t: TestCore;

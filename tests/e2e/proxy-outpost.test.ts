@@ -15,42 +15,11 @@ import { proxyKind } from "../../outposts/proxy/kind.ts";
 import { selfSignedCertificate } from "../../outposts/runtime/certificate.ts";
 import { type RunningOutpost, runOutpost } from "../../outposts/runtime/runtime.ts";
 import { memoryLogger } from "../../shared/log.ts";
+import { Jar } from "../support/cookie-jar.ts";
 import { startTestCore, type TestCore } from "../support/core.ts";
 import { FlowClient } from "../support/flow-client.ts";
+import { eventually } from "../support/polling.ts";
 import { freePort } from "../support/process.ts";
-
-const COOKIE = /^authentik_proxy_[0-9a-f]{8}$/;
-
-/** The little cookie jar a browser would be (one host space: names differ between core and outpost). */
-class Jar {
-  readonly cookies = new Map<string, string>();
-  header(): string {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-  }
-  keep(res: Response): void {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = "", ...attrs] = line.split(";");
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq).trim();
-      const cleared = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a));
-      if (cleared) this.cookies.delete(name);
-      else this.cookies.set(name, pair.slice(eq + 1).trim());
-    }
-  }
-  proxyCookie(): string | undefined {
-    return [...this.cookies.keys()].find((k) => COOKIE.test(k));
-  }
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 describe("the proxy outpost against a real core", () => {
   let t: TestCore;

@@ -7,14 +7,9 @@
  * The browser is fetch with a cookie jar (support/web-client.ts); proxy-browser.test.ts uses Chromium.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { eventually } from "../support/polling.ts";
 import { freePort, PROCESS_TIMEOUT_MS } from "../support/process.ts";
-import {
-  ALICE,
-  eventually,
-  type OutpostProcess,
-  ProxyFixture,
-  type ProxyProvider,
-} from "../support/proxy-outpost.ts";
+import { ALICE, type OutpostProcess, ProxyFixture, type ProxyProvider } from "../support/proxy-outpost.ts";
 import {
   APP_HOST,
   AUTH_HOST,

@@ -13,25 +13,11 @@ import { type RunningServer, startServer } from "../../core/src/http/server.ts";
 import { memoryLogger } from "../../shared/log.ts";
 import { startTestCore, type TestCore } from "./core.ts";
 import { outpostCommand } from "./outposts.ts";
+import { eventually } from "./polling.ts";
 import { freePort } from "./process.ts";
 
 const READY_TIMEOUT_MS = 20_000;
 export const ALICE = { username: "alice", password: "alice-password-1" };
-
-/** Polls `probe` until it returns a value (not undefined); fails after `ms`. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 5_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 export interface ProxyProvider {
   pk: number;
