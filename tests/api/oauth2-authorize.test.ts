@@ -8,10 +8,10 @@ import { createHash } from "node:crypto";
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from "jose";
 import { backendNames, startTestCore, type TestCore } from "../support/core.ts";
 import { FlowClient } from "../support/flow-client.ts";
+import { flowPk, managedScopes, oauth2Application, userWithPassword } from "../support/oauth2.ts";
 
 const REDIRECT = "https://app.example.test/callback";
 const AUTH = "default-authentication-flow";
-const IMPLICIT = "default-provider-authorization-implicit-consent";
 const EXPLICIT = "default-provider-authorization-explicit-consent";
 
 const s256 = (verifier: string) => createHash("sha256").update(verifier).digest("base64url");
@@ -33,50 +33,23 @@ for (const backend of backendNames()) {
     let scopePks: string[] = [];
     const handle = (r: Request) => t.core.app.handle(r);
 
-    const flowPk = async (slug: string) => (await t.api("GET", `/api/v3/flows/instances/${slug}/`)).body.pk;
-
-    async function makeApp(slug: string, extra: Record<string, unknown> = {}): Promise<Client> {
-      const key = (
-        await t.api("POST", "/api/v3/crypto/certificatekeypairs/generate/", {
-          body: { common_name: `${slug}-signing`, validity_days: 30, alg: "ecdsa" },
-        })
-      ).body;
-      const provider = await t.api("POST", "/api/v3/providers/oauth2/", {
-        body: {
-          name: slug,
-          authorization_flow: await flowPk(IMPLICIT),
-          invalidation_flow: await flowPk("default-invalidation-flow"),
-          redirect_uris: [
-            { matching_mode: "strict", url: REDIRECT },
-            { matching_mode: "regex", url: "https://([a-z]+)\\.example\\.test/cb" },
-          ],
-          signing_key: key.pk,
-          property_mappings: scopePks,
-          ...extra,
-        },
+    const makeApp = (slug: string, extra: Record<string, unknown> = {}): Promise<Client> =>
+      oauth2Application(t, slug, {
+        redirect_uris: [
+          { matching_mode: "strict", url: REDIRECT },
+          { matching_mode: "regex", url: "https://([a-z]+)\\.example\\.test/cb" },
+        ],
+        property_mappings: scopePks,
+        ...extra,
       });
-      expect(provider.status, provider.text).toBe(201);
-      const created = await t.api("POST", "/api/v3/core/applications/", {
-        body: { name: slug, slug, provider: provider.body.pk },
-      });
-      expect(created.status, created.text).toBe(201);
-      return provider.body;
-    }
 
     beforeAll(async () => {
       t = await startTestCore(backend, {}, () => new Date(now));
-      scopePks = (
-        await t.api("GET", "/api/v3/propertymappings/provider/scope/?managed__isnull=false&page_size=50")
-      ).body.results.map((s: { pk: string }) => s.pk);
-      const user = await t.api("POST", "/api/v3/core/users/", {
-        body: { username: "alice", name: "Alice Doe", email: "alice@example.test" },
-      });
-      await t.api("POST", `/api/v3/core/users/${user.body.pk}/set_password/`, {
-        body: { password: "alice-password" },
-      });
+      scopePks = await managedScopes(t);
+      await userWithPassword(t, "alice", { name: "Alice Doe" });
       app = await makeApp("wiki");
       publicApp = await makeApp("spa", { client_type: "public" });
-      consentApp = await makeApp("payroll", { authorization_flow: await flowPk(EXPLICIT) });
+      consentApp = await makeApp("payroll", { authorization_flow: await flowPk(t, EXPLICIT) });
     });
     afterAll(() => t.stop());
 

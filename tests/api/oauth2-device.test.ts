@@ -8,17 +8,20 @@ import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { housekeeping } from "../../core/src/worker.ts";
 import { backendNames, startTestCore, type TestCore } from "../support/core.ts";
 import { FlowClient } from "../support/flow-client.ts";
+import {
+  EXPLICIT_CONSENT,
+  flowPk,
+  managedScopes,
+  type OAuth2Client,
+  oauth2Application,
+  userWithPassword,
+} from "../support/oauth2.ts";
 
 const AUTH = "default-authentication-flow";
-const IMPLICIT = "default-provider-authorization-implicit-consent";
-const EXPLICIT = "default-provider-authorization-explicit-consent";
+const EXPLICIT = EXPLICIT_CONSENT;
 const DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 
-interface Client {
-  pk: number;
-  client_id: string;
-  client_secret: string;
-}
+type Client = OAuth2Client;
 
 // biome-ignore lint/suspicious/noExplicitAny: OAuth answers are arbitrary JSON
 type Json = any;
@@ -32,51 +35,17 @@ for (const backend of backendNames()) {
     let vault: Client;
     let scopePks: string[] = [];
     const handle = (r: Request) => t.core.app.handle(r);
-    const flowPk = async (slug: string) => (await t.api("GET", `/api/v3/flows/instances/${slug}/`)).body.pk;
 
-    async function makeApp(slug: string, extra: Record<string, unknown> = {}): Promise<Client> {
-      const key = (
-        await t.api("POST", "/api/v3/crypto/certificatekeypairs/generate/", {
-          body: { common_name: `${slug}-signing`, validity_days: 30, alg: "ecdsa" },
-        })
-      ).body;
-      const provider = await t.api("POST", "/api/v3/providers/oauth2/", {
-        body: {
-          name: slug,
-          authorization_flow: await flowPk(IMPLICIT),
-          invalidation_flow: await flowPk("default-invalidation-flow"),
-          redirect_uris: [],
-          signing_key: key.pk,
-          property_mappings: scopePks,
-          ...extra,
-        },
-      });
-      expect(provider.status, provider.text).toBe(201);
-      const app = await t.api("POST", "/api/v3/core/applications/", {
-        body: { name: slug, slug, provider: provider.body.pk },
-      });
-      expect(app.status, app.text).toBe(201);
-      return provider.body;
-    }
-
-    async function makeUser(username: string) {
-      const user = await t.api("POST", "/api/v3/core/users/", {
-        body: { username, name: username, email: `${username}@example.test` },
-      });
-      await t.api("POST", `/api/v3/core/users/${user.body.pk}/set_password/`, {
-        body: { password: `${username}-password` },
-      });
-      return user.body;
-    }
+    const makeApp = (slug: string, extra: Record<string, unknown> = {}) =>
+      oauth2Application(t, slug, { property_mappings: scopePks, ...extra });
+    const makeUser = (username: string) => userWithPassword(t, username);
 
     beforeAll(async () => {
       t = await startTestCore(backend, {}, () => new Date(now));
-      scopePks = (
-        await t.api("GET", "/api/v3/propertymappings/provider/scope/?managed__isnull=false&page_size=50")
-      ).body.results.map((s: { pk: string }) => s.pk);
+      scopePks = await managedScopes(t);
       await makeUser("alice");
       await makeUser("bob");
-      tv = await makeApp("tv", { client_type: "public", authorization_flow: await flowPk(EXPLICIT) });
+      tv = await makeApp("tv", { client_type: "public", authorization_flow: await flowPk(t, EXPLICIT) });
       printer = await makeApp("printer");
       vault = await makeApp("vault", { client_type: "public" });
       const group = await t.api("POST", "/api/v3/core/groups/", { body: { name: "vault-keepers" } });

@@ -8,11 +8,11 @@ import { createHash } from "node:crypto";
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from "jose";
 import { backendNames, startTestCore, type TestCore } from "../support/core.ts";
 import { FlowClient } from "../support/flow-client.ts";
+import { managedScopes, oauth2Application } from "../support/oauth2.ts";
 
 const REDIRECT = "https://app.example.test/callback";
 const LOGGED_OUT = "https://app.example.test/logged-out";
 const AUTH = "default-authentication-flow";
-const IMPLICIT = "default-provider-authorization-implicit-consent";
 const VERIFIER = `${"a".repeat(20)}-verifier-0123456789-abcdefghijkl`;
 const s256 = (verifier: string) => createHash("sha256").update(verifier).digest("base64url");
 
@@ -53,36 +53,15 @@ for (const backend of backendNames()) {
 
     const flowPk = async (slug: string) => (await t.api("GET", `/api/v3/flows/instances/${slug}/`)).body.pk;
 
-    async function makeApp(slug: string, extra: Record<string, unknown>): Promise<Client> {
-      const key = (
-        await t.api("POST", "/api/v3/crypto/certificatekeypairs/generate/", {
-          body: { common_name: `${slug}-signing`, validity_days: 30, alg: "ecdsa" },
-        })
-      ).body;
-      const scopes = (
-        await t.api("GET", "/api/v3/propertymappings/provider/scope/?managed__isnull=false&page_size=50")
-      ).body.results.map((s: { pk: string }) => s.pk);
-      const provider = await t.api("POST", "/api/v3/providers/oauth2/", {
-        body: {
-          name: slug,
-          authorization_flow: await flowPk(IMPLICIT),
-          invalidation_flow: await flowPk("default-invalidation-flow"),
-          redirect_uris: [
-            { matching_mode: "strict", url: REDIRECT },
-            { matching_mode: "strict", url: LOGGED_OUT },
-          ],
-          signing_key: key.pk,
-          property_mappings: scopes,
-          ...extra,
-        },
+    const makeApp = async (slug: string, extra: Record<string, unknown> = {}): Promise<Client> =>
+      oauth2Application(t, slug, {
+        redirect_uris: [
+          { matching_mode: "strict", url: REDIRECT },
+          { matching_mode: "strict", url: LOGGED_OUT },
+        ],
+        property_mappings: await managedScopes(t),
+        ...extra,
       });
-      expect(provider.status, provider.text).toBe(201);
-      const app = await t.api("POST", "/api/v3/core/applications/", {
-        body: { name: slug, slug, provider: provider.body.pk },
-      });
-      expect(app.status, app.text).toBe(201);
-      return provider.body;
-    }
 
     beforeAll(async () => {
       receiver = Bun.serve({
