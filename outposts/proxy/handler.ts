@@ -50,6 +50,8 @@ export function findApplication(apps: Application[], rawHost: string | null): Ap
 
 const respond = (response: Response): Handled => ({ kind: "response", response });
 
+const CALLBACK_MARKER = "X-authentik-auth-callback";
+
 export async function handleRequest(request: Request, deps: HandlerDeps, clientIp: string): Promise<Handled> {
   const url = new URL(request.url);
   const path = url.pathname;
@@ -62,6 +64,13 @@ export async function handleRequest(request: Request, deps: HandlerDeps, clientI
   }
   if (path === OUTPOST || path.startsWith(`${OUTPOST}/`))
     return respond(await outpostPath(app, request, url, deps));
+  // authentik's outposts take the sign-in callback on any path that carries its marker (the provider
+  // also registers `<external_host>?X-authentik-auth-callback=true`), for setups that route only the
+  // app's own paths here.
+  if (url.searchParams.get(CALLBACK_MARKER) === "true" && url.searchParams.has("state")) {
+    deps.count("callback");
+    return respond(await callback(app, request, deps));
+  }
   if (app.config.mode !== "proxy") {
     deps.count("not_found");
     return respond(errorPage(404, "Not found", "This host only answers forward-auth requests."));

@@ -220,7 +220,8 @@ describe("the proxy outpost against a real core", () => {
     });
 
   /** A browser that signs in at the core, then follows the outpost's login to the app. */
-  async function login(): Promise<{ jar: Jar; client: FlowClient }> {
+  /** The whole browser walk; `callbackOn` delivers the callback to another path (authentik's marker form). */
+  async function login(callbackOn?: string): Promise<{ jar: Jar; client: FlowClient }> {
     const jar = new Jar();
     const client = new FlowClient((r) => t.core.app.handle(r));
     await client.login("default-authentication-flow", "alice", "alice-password");
@@ -246,7 +247,8 @@ describe("the proxy outpost against a real core", () => {
     const done = await client.get(slug as string);
     expect(done.component).toBe("xak-flow-redirect");
     expect(done.to).toStartWith(`${base}/outpost.goauthentik.io/callback?`);
-    const back = await get(done.to, jar);
+    const callbackUrl = callbackOn ? `${base}${callbackOn}${new URL(done.to).search}` : done.to;
+    const back = await get(callbackUrl, jar);
     expect(back.status, await back.clone().text()).toBe(302);
     expect(back.headers.get("location")).toBe(`${base}/private?x=1`);
     const setCookie = back.headers.getSetCookie().join("\n");
@@ -352,6 +354,13 @@ describe("the proxy outpost against a real core", () => {
     await startOutpost();
     const h = (await seen(await get(`${base}/private`, jar))).headers;
     expect(h["x-authentik-username"]).toBe("alice");
+  });
+
+  test("the sign-in callback also works on the app's own path with authentik's marker", async () => {
+    const { jar } = await login("/");
+    expect((await seen(await get(`${base}/private`, jar))).headers["x-authentik-username"]).toBe("alice");
+    // Without the state it is just a request for the app (here: a sign-in).
+    expect((await get(`${base}/?X-authentik-auth-callback=true`, new Jar())).status).toBe(302);
   });
 
   test("forged, expired or foreign state and tampered cookies get clear errors", async () => {
