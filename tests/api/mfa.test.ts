@@ -81,6 +81,13 @@ for (const backend of backendNames()) {
         "/api/v3/events/events/?action=login&username=carol&ordering=-created",
       );
       expect(events.body.results[0].context.auth_method).toBe("auth_mfa");
+      // The session remembers how (OIDC amr): a password and a one-time code.
+      const session = await t.core.ctx.store.db
+        .selectFrom("sessions")
+        .select("amr")
+        .where("session_hash", "=", new Bun.CryptoHasher("sha256").update(c.cookie ?? "").digest("hex"))
+        .executeTakeFirst();
+      expect(session?.amr).toBe("pwd otp mfa");
 
       const replay = client();
       await replay.login(AUTH, "carol", "carol-password");

@@ -159,6 +159,7 @@ for (const backend of backendNames()) {
         email: "alice@example.test",
         preferred_username: "alice",
         acr: "goauthentik.io/providers/oauth2/default",
+        amr: ["pwd"],
       });
       expect(typeof payload.auth_time).toBe("number");
       expect(typeof payload.sid).toBe("string");

@@ -384,11 +384,12 @@ async function fulfil(run: FinishRun): Promise<FinishAnswer> {
     .selectFrom("sessions as s")
     .innerJoin("users as u", "u.id", "s.user_id")
     .selectAll("u")
-    .select(["s.created as session_created", "s.session_hash"])
+    .select(["s.created as session_created", "s.session_hash", "s.amr as session_amr"])
     .where("s.session_hash", "=", sha256Hex(run.sessionId))
     .executeTakeFirst();
   if (!session) return answerFor(authorize, { error: "login_required", error_description: "signed out" });
-  const { session_created, session_hash, ...user } = session;
+  const { session_created, session_hash, session_amr, ...user } = session;
+  const amr = session_amr ? session_amr.split(" ") : undefined;
   const provider = await ctx.store.db
     .selectFrom("providers")
     .selectAll()
@@ -418,6 +419,7 @@ async function fulfil(run: FinishRun): Promise<FinishAnswer> {
         nonce: authorize.nonce,
         code_challenge: authorize.code_challenge,
         code_challenge_method: authorize.code_challenge_method,
+        amr: session_amr,
         auth_time: new Date(authSeconds * 1000).toISOString(),
         created: now.toISOString(),
         expires: new Date(now.getTime() + validity).toISOString(),
@@ -439,6 +441,7 @@ async function fulfil(run: FinishRun): Promise<FinishAnswer> {
       nonce: authorize.nonce,
       sessionHash: session_hash,
       family,
+      amr,
       access: wantsToken,
       idToken: wantsIdToken,
       code,

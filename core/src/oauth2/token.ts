@@ -106,6 +106,7 @@ async function authorizationCodeGrant(ctx: CoreContext, request: Request, form: 
     nonce: row.nonce,
     sessionHash: row.session_hash,
     family: row.family,
+    amr: row.amr ? row.amr.split(" ") : undefined,
     refresh: true,
     idToken: true,
   });
@@ -147,7 +148,7 @@ async function refreshTokenGrant(ctx: CoreContext, request: Request, form: URLSe
   const wider = asked.filter((s) => !granted.includes(s));
   if (wider.length) throw new OAuthError("invalid_scope", `not granted before: ${wider.join(" ")}`);
   const user = await activeUser(ctx, row.user_id);
-  const claims = fromJson<{ auth_time?: number }>(row.claims);
+  const claims = fromJson<{ auth_time?: number; amr?: unknown }>(row.claims);
   const settings = oauth2Settings(provider);
   // authentik's refresh_token_threshold: a refresh token with more life left than this is kept.
   const threshold = timedeltaMs(settings.refresh_token_threshold) ?? 0;
@@ -171,6 +172,7 @@ async function refreshTokenGrant(ctx: CoreContext, request: Request, form: URLSe
     authTime: typeof claims.auth_time === "number" ? claims.auth_time : Math.floor(Date.now() / 1000),
     sessionHash: row.session_hash,
     family: row.family,
+    amr: Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === "string") : undefined,
     refresh: rotate,
     idToken: true,
   });

@@ -15,6 +15,7 @@ export async function createSession(
   userId: number,
   client: { ip: string | null; userAgent: string },
   lifetimeMs: number = ctx.config["sessions.duration_hours"] * 3_600_000,
+  amr: string[] = [],
 ): Promise<NewSession> {
   const now = ctx.clock();
   const id = randomSecret();
@@ -31,6 +32,7 @@ export async function createSession(
       last_used: now.toISOString(),
       last_ip: client.ip ?? "",
       last_user_agent: client.userAgent.slice(0, 512),
+      amr: amr.length ? amr.join(" ") : null,
     })
     .execute();
   return { id, uuid, expires };

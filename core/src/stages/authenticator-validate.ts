@@ -15,7 +15,7 @@ import { authenticationOptions, type UserVerification, verifyAssertion } from ".
 import type { UserRow } from "../users/serialize.ts";
 import { avatarOf } from "./identification.ts";
 import { loginFailed } from "./login-outcome.ts";
-import { fieldError, type Outcome, type StageKind, type StageRun } from "./types.ts";
+import { fieldError, noteAmr, type Outcome, type StageKind, type StageRun } from "./types.ts";
 
 const DEVICE_CLASSES = ["static", "totp", "webauthn", "duo", "sms", "email"] as const;
 /** The device classes Gatehouse can check today. */
@@ -85,6 +85,7 @@ export const authenticatorValidateStage: StageKind = {
     if (used) {
       run.plan.context.auth_method = "auth_mfa";
       run.plan.context.mfa_device = { kind: used.kind, pk: used.id };
+      noteAmr(run.plan.context, used.kind === "webauthn" ? "hwk" : "otp");
       delete run.plan.context[ASSERTION_KEY];
       return { kind: "next" };
     }

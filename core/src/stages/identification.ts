@@ -10,7 +10,7 @@ import { fromJson, toBool } from "../store/codec.ts";
 import type { UserRow } from "../users/serialize.ts";
 import { initialsAvatar } from "../users/serialize.ts";
 import { loginFailed } from "./login-outcome.ts";
-import { fieldError, type StageKind, type StageRun } from "./types.ts";
+import { fieldError, noteAmr, type StageKind, type StageRun } from "./types.ts";
 
 const USER_FIELDS = ["email", "username", "upn"] as const;
 
@@ -74,6 +74,7 @@ export const identificationStage: StageKind = {
       const method = await checkPassword(run.ctx.store.db, user, password, backends, run.ctx.clock());
       if (!method) return failed(run, uid, user);
       run.plan.context.auth_method = method;
+      noteAmr(run.plan.context, "pwd");
     } else if (!user) {
       if (!config.pretend_user_exists) return failed(run, uid, undefined);
       // Carry on as if the user existed; the next stage fails the same way it would for a wrong password.

@@ -3,7 +3,7 @@ import { Type as t } from "@sinclair/typebox";
 import { checkPassword, INBUILT_BACKEND, PASSWORD_BACKENDS, TOKEN_BACKEND } from "../auth/password.ts";
 import { avatarOf } from "./identification.ts";
 import { loginFailed } from "./login-outcome.ts";
-import { fieldError, type StageKind, type StageRun } from "./types.ts";
+import { fieldError, noteAmr, type StageKind, type StageRun } from "./types.ts";
 
 export const passwordStage: StageKind = {
   model: "passwordstage",
@@ -43,6 +43,7 @@ export const passwordStage: StageKind = {
     const method = await checkPassword(run.ctx.store.db, user, password, backends, run.ctx.clock());
     if (method) {
       run.plan.context.auth_method = method;
+      noteAmr(run.plan.context, "pwd");
       run.plan.context.failed_attempts = 0;
       return { kind: "next" };
     }

@@ -25,6 +25,8 @@ export interface PlanContext {
   /** Set when an identification stage pretended an unknown user exists. */
   pending_user_identifier?: string;
   auth_method?: string;
+  /** The authentication methods used so far (OIDC `amr` values: "pwd", "otp", "hwk"). */
+  amr?: string[];
   failed_attempts?: number;
   /** The original query string the flow was started with (authentik's `query`). */
   query?: string;
@@ -87,4 +89,16 @@ export interface StageKind {
 
 export function fieldError(field: string, message: string, code = "invalid"): ResponseErrors {
   return { [field]: [{ string: message, code }] };
+}
+
+/** Notes an authentication method the flow used (OIDC `amr`), once. */
+export function noteAmr(context: PlanContext, method: "pwd" | "otp" | "hwk"): void {
+  const seen = context.amr ?? [];
+  if (!seen.includes(method)) context.amr = [...seen, method];
+}
+
+/** The session's `amr`: the methods used, and "mfa" when more than one kind of factor was. */
+export function sessionAmr(context: PlanContext): string[] {
+  const used = context.amr ?? [];
+  return used.length > 1 ? [...used, "mfa"] : used;
 }

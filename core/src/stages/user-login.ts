@@ -9,7 +9,7 @@ import { createSession, endSessions } from "../sessions/service.ts";
 import { toBool } from "../store/codec.ts";
 import { avatarOf } from "./identification.ts";
 import { adjustReputation } from "./login-outcome.ts";
-import type { Outcome, StageKind, StageRun } from "./types.ts";
+import { type Outcome, type StageKind, type StageRun, sessionAmr } from "./types.ts";
 
 const timedelta = t.String({ maxLength: 100 });
 
@@ -70,7 +70,14 @@ async function login(run: StageRun, rememberMe: boolean): Promise<Outcome> {
   const now = ctx.clock();
   const session = await ctx.store.db.transaction().execute(async (trx) => {
     if (config.terminate_other_sessions) await endSessions(ctx, trx, { userIds: [user.id] });
-    const created = await createSession(ctx, trx, user.id, run.http, lifetimeSeconds * 1000);
+    const created = await createSession(
+      ctx,
+      trx,
+      user.id,
+      run.http,
+      lifetimeSeconds * 1000,
+      sessionAmr(run.plan.context),
+    );
     await trx.updateTable("users").set({ last_login: now.toISOString() }).where("id", "=", user.id).execute();
     await recordEvent(ctx, trx, {
       action: "login",

@@ -68,6 +68,8 @@ export interface SessionsTable {
   last_used: Timestamp;
   last_ip: string;
   last_user_agent: string;
+  /** How the user authenticated (OIDC `amr` values, space-separated), when known. */
+  amr: string | null;
 }
 
 export interface EventsTable {
@@ -242,6 +244,8 @@ export interface OAuth2CodesTable {
   nonce: string | null;
   code_challenge: string | null;
   code_challenge_method: string | null;
+  /** The session's `amr` (space-separated) when the code was issued. */
+  amr: string | null;
   auth_time: Timestamp;
   created: Timestamp;
   expires: Timestamp;

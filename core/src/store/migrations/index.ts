@@ -14,6 +14,7 @@ import { migration0013 } from "./0013_scope_mappings.ts";
 import { migration0014 } from "./0014_oauth2_tokens.ts";
 import { migration0015 } from "./0015_oauth2_grants.ts";
 import { migration0016 } from "./0016_proxy_sessions.ts";
+import { migration0017 } from "./0017_session_amr.ts";
 import type { StoreMigration } from "./types.ts";
 
 /** Every migration the code knows, in order. Append only; never edit one that has shipped. */
@@ -34,4 +35,5 @@ export const migrations: readonly StoreMigration[] = [
   migration0014,
   migration0015,
   migration0016,
+  migration0017,
 ];
