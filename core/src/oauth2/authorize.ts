@@ -10,25 +10,22 @@
  */
 import { randomUUID } from "node:crypto";
 import { randomSecret, sha256Hex } from "../../../shared/crypto.ts";
-import { requestMeta } from "../api/request.ts";
-import { type ApplicationRow, checkApplicationAccess } from "../applications/service.ts";
+import type { ApplicationRow } from "../applications/service.ts";
 import { currentBrand } from "../brands/service.ts";
 import type { CoreContext } from "../context.ts";
-import { modelContext, recordEventSafely } from "../events/service.ts";
-import {
-  FINISHER,
-  type FinishAnswer,
-  type FinishRun,
-  registerFinisher,
-} from "../flows/executor/finishers.ts";
-import { planFlow } from "../flows/executor/planner.ts";
-import { callerFacts, flowSession } from "../flows/executor/session.ts";
-import { savePlan } from "../flows/executor/state.ts";
+import { type FinishAnswer, type FinishRun, registerFinisher } from "../flows/executor/finishers.ts";
+import { flowSession } from "../flows/executor/session.ts";
 import type { ProviderRow } from "../providers/base.ts";
 import { oauth2Settings, timedeltaMs } from "../providers/oauth2.ts";
 import { toIso } from "../store/codec.ts";
 import { autoSubmitPage, messagePage } from "../ui/pages.ts";
 import type { UserRow } from "../users/serialize.ts";
+import {
+  finishingSession,
+  planAuthorization,
+  recordAuthorization,
+  startAuthorization,
+} from "./authorization-flow.ts";
 import { issuerOf, scopeMappings } from "./claims.ts";
 import { providerByClientId } from "./clients.ts";
 import { issueTokens } from "./issue.ts";
@@ -268,16 +265,6 @@ async function checkRequest(
   };
 }
 
-/** When the session's user signed in (the session's creation), or undefined without a session. */
-async function authTime(ctx: CoreContext, sessionId: string): Promise<Date | undefined> {
-  const row = await ctx.store.db
-    .selectFrom("sessions")
-    .select("created")
-    .where("session_hash", "=", sha256Hex(sessionId))
-    .executeTakeFirst();
-  return row ? new Date(toIso(row.created)) : undefined;
-}
-
 /** This request again as a GET URL, without what must not repeat after the user signs in. */
 function continueUrl(params: URLSearchParams): string {
   const again = new URLSearchParams(params);
@@ -301,7 +288,7 @@ export async function authorizeEndpoint(ctx: CoreContext, request: Request): Pro
     };
     const checked = await checkRequest(ctx, params, provider, app, target);
     const session = await flowSession(ctx, request);
-    const signedIn = session.user ? await authTime(ctx, session.id) : undefined;
+    const signedIn = session.signedInAt;
     const tooOld =
       signedIn !== undefined &&
       checked.maxAge !== undefined &&
@@ -336,43 +323,25 @@ async function startAuthorizationFlow(
   checked: Checked,
 ): Promise<Response> {
   const { provider, app, authorize, prompt } = checked;
-  const flow = await ctx.store.db
-    .selectFrom("flows")
-    .selectAll()
-    .where("flow_uuid", "=", provider.authorization_flow ?? "")
-    .executeTakeFirst();
-  if (!flow) throw new ShowError("Configuration error", "This application has no authorization flow.", 500);
-  const { http, isOutpost } = await callerFacts(ctx, request, requestMeta(request));
-  const mappings = await scopeMappings(ctx, provider);
-  const context = {
-    query: "",
-    is_outpost: isOutpost,
-    application: { pk: app.app_uuid, slug: app.slug, name: app.name },
-    // authentik shows the scope mappings' descriptions as the permissions asked for.
-    consent_permissions: mappings
-      .filter((m) => m.scope_name && m.description && authorize.scopes.includes(m.scope_name))
-      .map((m) => ({ id: m.scope_name as string, name: m.description as string })),
-    consent_force: prompt.has("consent"),
-    prompt_none: prompt.has("none"),
-    oauth2_authorize: authorize,
-    [FINISHER]: FINISHER_NAME,
-  };
-  const access = await checkApplicationAccess(ctx, app, { user, http, context: {} });
-  let deny: string | undefined = access.passing ? undefined : (access.messages[0] ?? "Access denied.");
-  let plan = deny
-    ? undefined
-    : await planFlow(ctx, flow, user, http, context).then((r) => {
-        if ("denied" in r) deny = r.denied;
-        return "plan" in r ? r.plan : undefined;
-      });
-  if (deny !== undefined) {
-    if (prompt.has("none")) throw new RedirectError("access_denied", deny);
-    plan = { flow: flow.flow_uuid, bindings: [], index: 0, context: { ...context, deny_message: deny } };
-  }
-  await savePlan(ctx, sessionId, flow.slug, plan as NonNullable<typeof plan>);
+  const planned = await planAuthorization(ctx, request, {
+    provider,
+    app,
+    user,
+    scopes: authorize.scopes,
+    finisher: FINISHER_NAME,
+    context: {
+      consent_force: prompt.has("consent"),
+      prompt_none: prompt.has("none"),
+      oauth2_authorize: authorize,
+    },
+  });
+  if (!planned)
+    throw new ShowError("Configuration error", "This application has no authorization flow.", 500);
+  if (planned.denied !== undefined && prompt.has("none"))
+    throw new RedirectError("access_denied", planned.denied);
   return new Response(null, {
     status: 302,
-    headers: { location: `/if/flow/${encodeURIComponent(flow.slug)}/`, "cache-control": "no-store" },
+    headers: { location: await startAuthorization(ctx, sessionId, planned), "cache-control": "no-store" },
   });
 }
 
@@ -380,16 +349,10 @@ async function startAuthorizationFlow(
 async function fulfil(run: FinishRun): Promise<FinishAnswer> {
   const { ctx } = run;
   const authorize = run.plan.context.oauth2_authorize as AuthorizeRequest;
-  const session = await ctx.store.db
-    .selectFrom("sessions as s")
-    .innerJoin("users as u", "u.id", "s.user_id")
-    .selectAll("u")
-    .select(["s.created as session_created", "s.session_hash", "s.amr as session_amr"])
-    .where("s.session_hash", "=", sha256Hex(run.sessionId))
-    .executeTakeFirst();
+  const session = await finishingSession(run);
   if (!session) return answerFor(authorize, { error: "login_required", error_description: "signed out" });
-  const { session_created, session_hash, session_amr, ...user } = session;
-  const amr = session_amr ? session_amr.split(" ") : undefined;
+  const { user, hash: session_hash } = session;
+  const amr = session.amr ? session.amr.split(" ") : undefined;
   const provider = await ctx.store.db
     .selectFrom("providers")
     .selectAll()
@@ -399,7 +362,7 @@ async function fulfil(run: FinishRun): Promise<FinishAnswer> {
     return answerFor(authorize, { error: "server_error", error_description: "the provider is gone" });
   const settings = oauth2Settings(provider);
   const now = ctx.clock();
-  const authSeconds = Math.floor(new Date(toIso(session_created)).getTime() / 1000);
+  const authSeconds = Math.floor(new Date(toIso(session.created)).getTime() / 1000);
   const family = randomUUID();
   const params: Record<string, string> = {};
   let code: string | undefined;
@@ -419,7 +382,7 @@ async function fulfil(run: FinishRun): Promise<FinishAnswer> {
         nonce: authorize.nonce,
         code_challenge: authorize.code_challenge,
         code_challenge_method: authorize.code_challenge_method,
-        amr: session_amr,
+        amr: session.amr,
         auth_time: new Date(authSeconds * 1000).toISOString(),
         created: now.toISOString(),
         expires: new Date(now.getTime() + validity).toISOString(),
@@ -453,17 +416,7 @@ async function fulfil(run: FinishRun): Promise<FinishAnswer> {
     }
     if (issued.id_token) params.id_token = issued.id_token;
   }
-  const app = run.plan.context.application as { pk: string; slug: string; name: string };
-  await recordEventSafely(ctx, {
-    action: "authorize_application",
-    user: { pk: user.id, username: user.username, email: user.email },
-    clientIp: run.http.ip,
-    context: {
-      authorized_application: modelContext("application", app.pk, app.name).model,
-      scopes: authorize.scopes.join(" "),
-      flow: run.flow.flow_uuid,
-    },
-  });
+  await recordAuthorization(run, user, authorize.scopes);
   return answerFor(authorize, params);
 }
 

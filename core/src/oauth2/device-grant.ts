@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { sha256Hex } from "../../../shared/crypto.ts";
 import type { CoreContext } from "../context.ts";
-import { toIso } from "../store/codec.ts";
+import { isPast, toIso } from "../store/codec.ts";
 import { issuerOf, scopeMappings } from "./claims.ts";
 import { authenticateClient } from "./clients.ts";
 import { POLL_INTERVAL_S } from "./device.ts";
@@ -28,8 +28,7 @@ export async function deviceCodeGrant(ctx: CoreContext, request: Request, form: 
     .executeTakeFirst();
   if (!row) throw new OAuthError("invalid_grant", "the device code is invalid");
   const now = ctx.clock();
-  if (new Date(toIso(row.expires)).getTime() <= now.getTime())
-    throw new OAuthError("expired_token", "the device code has expired");
+  if (isPast(row.expires, now)) throw new OAuthError("expired_token", "the device code has expired");
   if (row.status === "denied") throw new OAuthError("access_denied", "the user denied the request");
   if (row.status === "pending") {
     // Claimed in one statement, so two polls at once cannot both get past the interval.

@@ -17,7 +17,7 @@ import { currentBrand } from "../brands/service.ts";
 import type { CoreContext } from "../context.ts";
 import { flowSession } from "../flows/executor/session.ts";
 import { reputationScore, updateReputation } from "../policies/reputation.ts";
-import { toIso } from "../store/codec.ts";
+import { isPast } from "../store/codec.ts";
 import { messagePage, SECURITY_HEADERS } from "../ui/pages.ts";
 import type { UserRow } from "../users/serialize.ts";
 import { displayUserCode, normalizeUserCode } from "./device.ts";
@@ -110,7 +110,7 @@ async function submitCode(ctx: CoreContext, request: Request): Promise<Response>
     return entryPage(brand, csrf, typed, "This code is not valid. Check it and try again.", 400);
   }
   const shown = displayUserCode(userCode);
-  if (new Date(toIso(row.expires)) <= ctx.clock())
+  if (isPast(row.expires, ctx.clock()))
     return entryPage(brand, csrf, shown, "This code has expired. Start again on your device.", 400);
   if (row.status !== "pending")
     return entryPage(brand, csrf, shown, "This code was already used. Start again on your device.", 400);

@@ -6,10 +6,10 @@
  */
 import { sha256Hex } from "../../../shared/crypto.ts";
 import type { CoreContext } from "../context.ts";
-import { fromJson, toBool, toIso } from "../store/codec.ts";
+import { fromJson, isPast, toBool } from "../store/codec.ts";
 import { findUser } from "../users/service.ts";
 import { authenticateClient } from "./clients.ts";
-import { formBody, OAuthError, oauthErrorResponse, oauthJson } from "./http.ts";
+import { formBody, OAuthError, oauthEndpoint, oauthJson } from "./http.ts";
 import { revokeFamily } from "./issue.ts";
 
 async function issued(ctx: CoreContext, providerId: number, token: string) {
@@ -22,17 +22,14 @@ async function issued(ctx: CoreContext, providerId: number, token: string) {
   return row;
 }
 
-export async function introspectionEndpoint(ctx: CoreContext, request: Request): Promise<Response> {
-  try {
+export function introspectionEndpoint(ctx: CoreContext, request: Request): Promise<Response> {
+  return oauthEndpoint(async () => {
     const form = await formBody(request);
     const provider = await authenticateClient(ctx, request, form);
     const token = form.get("token");
     if (!token) throw new OAuthError("invalid_request", "token is missing");
     const row = await issued(ctx, provider.id, token);
-    const live =
-      row !== undefined &&
-      !toBool(row.revoked) &&
-      new Date(toIso(row.expires)).getTime() > ctx.clock().getTime();
+    const live = row !== undefined && !toBool(row.revoked) && !isPast(row.expires, ctx.clock());
     const user = live ? await findUser(ctx.store.db, row.user_id) : undefined;
     if (!row || !live || !user || !toBool(user.is_active)) return oauthJson({ active: false });
     const claims = fromJson<Record<string, unknown>>(row.claims);
@@ -49,14 +46,11 @@ export async function introspectionEndpoint(ctx: CoreContext, request: Request):
       jti: claims.jti,
       ...(typeof claims.preferred_username === "string" && { username: claims.preferred_username }),
     });
-  } catch (err) {
-    if (err instanceof OAuthError) return oauthErrorResponse(err);
-    throw err;
-  }
+  });
 }
 
-export async function revocationEndpoint(ctx: CoreContext, request: Request): Promise<Response> {
-  try {
+export function revocationEndpoint(ctx: CoreContext, request: Request): Promise<Response> {
+  return oauthEndpoint(async () => {
     const form = await formBody(request);
     // RFC 7009 §2.1: a public client may revoke its own tokens by its client_id.
     const provider = await authenticateClient(ctx, request, form, { allowPublic: true });
@@ -73,10 +67,7 @@ export async function revocationEndpoint(ctx: CoreContext, request: Request): Pr
       if (row.kind === "refresh" && row.family) await revokeFamily(ctx, row.family);
     }
     return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });
-  } catch (err) {
-    if (err instanceof OAuthError) return oauthErrorResponse(err);
-    throw err;
-  }
+  });
 }
 
 /** Housekeeping: tokens past their expiry are of no use to anyone. */

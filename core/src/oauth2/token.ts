@@ -13,7 +13,7 @@ import type { CoreContext } from "../context.ts";
 import { recordEventSafely } from "../events/service.ts";
 import type { ProviderRow } from "../providers/base.ts";
 import { oauth2Settings, timedeltaMs } from "../providers/oauth2.ts";
-import { fromJson, toBool, toIso } from "../store/codec.ts";
+import { fromJson, isPast, toBool, toIso } from "../store/codec.ts";
 import type { UserRow } from "../users/serialize.ts";
 import { createUser, findUserByUsername } from "../users/service.ts";
 import { oauth2Cache } from "./cache.ts";
@@ -51,9 +51,6 @@ export function tokenEndpoint(ctx: CoreContext, request: Request): Promise<Respo
   });
 }
 
-const expired = (ctx: CoreContext, at: string | Date) =>
-  new Date(toIso(at)).getTime() <= ctx.clock().getTime();
-
 /** RFC 7636 §4.6: the verifier against the challenge stored with the code. */
 function pkceMatches(method: string | null, challenge: string, verifier: string): boolean {
   if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier)) return false;
@@ -75,7 +72,8 @@ async function authorizationCodeGrant(ctx: CoreContext, request: Request, form: 
     .executeTakeFirst();
   if (!row) throw new OAuthError("invalid_grant", "the authorization code is invalid");
   if (toBool(row.used)) return codeReused(ctx, provider, row.family);
-  if (expired(ctx, row.expires)) throw new OAuthError("invalid_grant", "the authorization code has expired");
+  if (isPast(row.expires, ctx.clock()))
+    throw new OAuthError("invalid_grant", "the authorization code has expired");
   const redirectUri = form.get("redirect_uri");
   if (redirectUri !== null && redirectUri !== row.redirect_uri)
     throw new OAuthError("invalid_grant", "redirect_uri does not match the authorization request");
@@ -142,7 +140,8 @@ async function refreshTokenGrant(ctx: CoreContext, request: Request, form: URLSe
     .executeTakeFirst();
   if (!row) throw new OAuthError("invalid_grant", "the refresh token is invalid");
   if (toBool(row.revoked)) return refreshReused(ctx, provider, row.family);
-  if (expired(ctx, row.expires)) throw new OAuthError("invalid_grant", "the refresh token has expired");
+  if (isPast(row.expires, ctx.clock()))
+    throw new OAuthError("invalid_grant", "the refresh token has expired");
   const granted = row.scope.split(" ").filter(Boolean);
   const asked = (form.get("scope") ?? "").split(/\s+/).filter(Boolean);
   const wider = asked.filter((s) => !granted.includes(s));

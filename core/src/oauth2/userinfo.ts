@@ -5,7 +5,7 @@
  */
 import { sha256Hex } from "../../../shared/crypto.ts";
 import type { CoreContext } from "../context.ts";
-import { fromJson, toBool, toIso } from "../store/codec.ts";
+import { fromJson, isPast, toBool } from "../store/codec.ts";
 import { findUser } from "../users/service.ts";
 import { scopeClaims, scopeMappings } from "./claims.ts";
 import { oauthJson } from "./http.ts";
@@ -46,7 +46,7 @@ export async function liveAccessToken(ctx: CoreContext, token: string) {
     .where("t.token_hash", "=", sha256Hex(token))
     .executeTakeFirst();
   if (row?.token_kind !== "access" || toBool(row.revoked)) return undefined;
-  if (new Date(toIso(row.expires)).getTime() <= ctx.clock().getTime()) return undefined;
+  if (isPast(row.expires, ctx.clock())) return undefined;
   return row;
 }
 

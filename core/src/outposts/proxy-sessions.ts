@@ -18,7 +18,7 @@ import { doc } from "../api/doc.ts";
 import type { Actor } from "../auth/actor.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { liveAccessToken } from "../oauth2/userinfo.ts";
-import { asJson, fromJson, toBool, toIso } from "../store/codec.ts";
+import { asJson, fromJson, isPast, toBool, toIso } from "../store/codec.ts";
 import { findUser } from "../users/service.ts";
 import { outpostOfUser } from "./service.ts";
 
@@ -121,7 +121,7 @@ export async function findProxySession(ctx: CoreContext, hash: string): Promise<
     .where("p.session_hash", "=", hash)
     .executeTakeFirst();
   if (!row) return undefined;
-  const expired = new Date(toIso(row.expires)).getTime() <= ctx.clock().getTime();
+  const expired = isPast(row.expires, ctx.clock());
   const orphaned = row.core_session_hash !== null && row.live_session === null;
   if (expired || orphaned || !toBool(row.is_active)) {
     await deleteProxySession(ctx, hash);

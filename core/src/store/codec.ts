@@ -4,6 +4,11 @@ export function toIso(value: string | Date): string {
   return value instanceof Date ? value.toISOString() : new Date(value).toISOString();
 }
 
+/** Whether a stored time (an expiry, say) is at or before `now`. */
+export function isPast(value: string | Date, now: Date): boolean {
+  return new Date(toIso(value)).getTime() <= now.getTime();
+}
+
 export function toIsoOrNull(value: string | Date | null): string | null {
   return value === null ? null : toIso(value);
 }

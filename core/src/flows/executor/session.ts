@@ -16,6 +16,8 @@ export interface FlowSession {
   /** True when the cookie was missing or unusable and a new id was made. */
   fresh: boolean;
   user: UserRow | undefined;
+  /** When the signed-in user authenticated (the session's start), with `user`. */
+  signedInAt?: Date;
 }
 
 const SESSION_ID = /^[A-Za-z0-9_-]{20,128}$/;
@@ -27,13 +29,14 @@ export async function flowSession(ctx: CoreContext, request: Request): Promise<F
     .selectFrom("sessions as s")
     .innerJoin("users as u", "u.id", "s.user_id")
     .selectAll("u")
-    .select("s.expires as session_expires")
+    .select(["s.expires as session_expires", "s.created as session_created"])
     .where("s.session_hash", "=", sha256Hex(raw))
     .executeTakeFirst();
   if (!row) return { id: raw, fresh: false, user: undefined };
-  const { session_expires, ...user } = row;
+  const { session_expires, session_created, ...user } = row;
   const live = new Date(toIso(session_expires)) > ctx.clock() && toBool(user.is_active);
-  return { id: raw, fresh: false, user: live ? user : undefined };
+  if (!live) return { id: raw, fresh: false, user: undefined };
+  return { id: raw, fresh: false, user, signedInAt: new Date(toIso(session_created)) };
 }
 
 export interface OutpostCaller {
