@@ -2,6 +2,7 @@
 import type { Selectable } from "kysely";
 import { forbidden } from "../../../shared/errors.ts";
 import type { AfterCommit } from "../api/crud.ts";
+import { type Paginated, pageRequest, paginate } from "../api/pagination.ts";
 import type { Actor } from "../auth/actor.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { outpostOfUser } from "../outposts/service.ts";
@@ -151,6 +152,29 @@ export async function outpostProviders(
     );
   }
   return q.orderBy("id").execute();
+}
+
+type AssignedApplications = Awaited<ReturnType<typeof assignedApplications>>;
+
+/**
+ * /api/v3/outposts/<kind>/: the providers of a kind the caller's outpost serves, each as the kind's
+ * outpost configuration, paginated.
+ */
+export async function servedProviderConfigs(
+  ctx: CoreContext,
+  actor: Actor,
+  kind: ProviderKind,
+  search: URLSearchParams,
+  configOf: (row: ProviderRow, apps: AssignedApplications) => Promise<unknown>,
+): Promise<Paginated<unknown>> {
+  const rows = await outpostProviders(ctx, actor, kind);
+  const apps = await assignedApplications(
+    ctx.store.db,
+    rows.map((r) => r.id),
+  );
+  const results = await Promise.all(rows.map((row) => configOf(row, apps)));
+  const page = pageRequest(search);
+  return paginate(results.slice(page.offset, page.offset + page.pageSize), results.length, page);
 }
 
 /** A flow's slug by its uuid (null for none or an unknown one). */

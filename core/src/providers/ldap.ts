@@ -6,19 +6,17 @@ import { type Static, Type as t } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { notFound, validationError } from "../../../shared/errors.ts";
 import { authenticated } from "../api/authenticated.ts";
-import { pageRequest, paginate } from "../api/pagination.ts";
 import { checkApplicationAccess } from "../applications/service.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { pairExists } from "../crypto/service.ts";
 import { hasPermission } from "../rbac/service.ts";
 import { fromJson } from "../store/codec.ts";
 import {
-  assignedApplications,
   checkProviderBasics,
   flowSlug,
-  outpostProviders,
   PROVIDER_READ_ONLY,
   type ProviderRow,
+  servedProviderConfigs,
 } from "./base.ts";
 import { providerCrudRoutes, providerGetter, providerIdKey } from "./crud.ts";
 
@@ -128,33 +126,24 @@ export function ldapOutpostController(ctx: CoreContext) {
     .get(
       "/",
       async ({ actor, search }) => {
-        const rows = await outpostProviders(ctx, actor, "ldap");
-        const apps = await assignedApplications(
-          ctx.store.db,
-          rows.map((r) => r.id),
-        );
-        const results = await Promise.all(
-          rows.map(async (row) => {
-            const s = ldapSettings(row);
-            return {
-              pk: row.id,
-              name: row.name,
-              base_dn: s.base_dn,
-              bind_flow_slug: (await flowSlug(ctx.store.db, row.authorization_flow)) ?? "",
-              unbind_flow_slug: await flowSlug(ctx.store.db, row.invalidation_flow),
-              application_slug: apps.backchannel.get(row.id)?.slug ?? apps.direct.get(row.id)?.slug ?? "",
-              certificate: s.certificate,
-              tls_server_name: s.tls_server_name,
-              uid_start_number: s.uid_start_number,
-              gid_start_number: s.gid_start_number,
-              search_mode: s.search_mode,
-              bind_mode: s.bind_mode,
-              mfa_support: s.mfa_support,
-            };
-          }),
-        );
-        const page = pageRequest(search);
-        return paginate(results.slice(page.offset, page.offset + page.pageSize), results.length, page);
+        return servedProviderConfigs(ctx, actor, "ldap", search, async (row, apps) => {
+          const s = ldapSettings(row);
+          return {
+            pk: row.id,
+            name: row.name,
+            base_dn: s.base_dn,
+            bind_flow_slug: (await flowSlug(ctx.store.db, row.authorization_flow)) ?? "",
+            unbind_flow_slug: await flowSlug(ctx.store.db, row.invalidation_flow),
+            application_slug: apps.backchannel.get(row.id)?.slug ?? apps.direct.get(row.id)?.slug ?? "",
+            certificate: s.certificate,
+            tls_server_name: s.tls_server_name,
+            uid_start_number: s.uid_start_number,
+            gid_start_number: s.gid_start_number,
+            search_mode: s.search_mode,
+            bind_mode: s.bind_mode,
+            mfa_support: s.mfa_support,
+          };
+        });
       },
       { detail: { tags: ["outposts"], operationId: "outposts_ldap_list" } },
     )

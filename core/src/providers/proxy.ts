@@ -12,19 +12,12 @@ import { type Static, Type as t } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { validationError } from "../../../shared/errors.ts";
 import { authenticated } from "../api/authenticated.ts";
-import { pageRequest, paginate } from "../api/pagination.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { pairExists } from "../crypto/service.ts";
 import { scopeMappings } from "../oauth2/claims.ts";
 import { discoveryDocument } from "../oauth2/discovery.ts";
 import { fromJson } from "../store/codec.ts";
-import {
-  assignedApplications,
-  checkProviderBasics,
-  outpostProviders,
-  PROVIDER_READ_ONLY,
-  type ProviderRow,
-} from "./base.ts";
+import { checkProviderBasics, PROVIDER_READ_ONLY, type ProviderRow, servedProviderConfigs } from "./base.ts";
 import { providerCrudRoutes } from "./crud.ts";
 import { type OAuth2Settings, oauth2Settings, timedeltaMs } from "./oauth2.ts";
 
@@ -238,45 +231,36 @@ export function proxyOutpostController(ctx: CoreContext) {
   return new Elysia({ prefix: "/outposts/proxy" }).use(authenticated(ctx)).get(
     "/",
     async ({ actor, search, request }) => {
-      const rows = await outpostProviders(ctx, actor, "proxy");
-      const apps = await assignedApplications(
-        ctx.store.db,
-        rows.map((r) => r.id),
-      );
       const origin = new URL(request.url).origin;
-      const results = await Promise.all(
-        rows.map(async (row) => {
-          const s = proxySettings(row);
-          const app = apps.direct.get(row.id);
-          return {
-            pk: row.id,
-            name: row.name,
-            internal_host: s.internal_host,
-            external_host: s.external_host,
-            internal_host_ssl_validation: s.internal_host_ssl_validation,
-            client_id: s.client_id,
-            client_secret: s.client_secret,
-            oidc_configuration: app ? await discoveryDocument(ctx, origin, app.slug, row) : null,
-            cookie_secret: s.cookie_secret,
-            certificate: s.certificate,
-            skip_path_regex: s.skip_path_regex,
-            basic_auth_enabled: s.basic_auth_enabled,
-            basic_auth_password_attribute: s.basic_auth_password_attribute,
-            basic_auth_user_attribute: s.basic_auth_user_attribute,
-            mode: s.mode,
-            cookie_domain: s.cookie_domain,
-            access_token_validity: (timedeltaMs(s.access_token_validity) ?? 86_400_000) / 1000,
-            intercept_header_auth: s.intercept_header_auth,
-            scopes_to_request: [
-              ...new Set((await scopeMappings(ctx, row)).map((m) => m.scope_name ?? "").filter(Boolean)),
-            ],
-            assigned_application_slug: app?.slug ?? "",
-            assigned_application_name: app?.name ?? "",
-          };
-        }),
-      );
-      const page = pageRequest(search);
-      return paginate(results.slice(page.offset, page.offset + page.pageSize), results.length, page);
+      return servedProviderConfigs(ctx, actor, "proxy", search, async (row, apps) => {
+        const s = proxySettings(row);
+        const app = apps.direct.get(row.id);
+        return {
+          pk: row.id,
+          name: row.name,
+          internal_host: s.internal_host,
+          external_host: s.external_host,
+          internal_host_ssl_validation: s.internal_host_ssl_validation,
+          client_id: s.client_id,
+          client_secret: s.client_secret,
+          oidc_configuration: app ? await discoveryDocument(ctx, origin, app.slug, row) : null,
+          cookie_secret: s.cookie_secret,
+          certificate: s.certificate,
+          skip_path_regex: s.skip_path_regex,
+          basic_auth_enabled: s.basic_auth_enabled,
+          basic_auth_password_attribute: s.basic_auth_password_attribute,
+          basic_auth_user_attribute: s.basic_auth_user_attribute,
+          mode: s.mode,
+          cookie_domain: s.cookie_domain,
+          access_token_validity: (timedeltaMs(s.access_token_validity) ?? 86_400_000) / 1000,
+          intercept_header_auth: s.intercept_header_auth,
+          scopes_to_request: [
+            ...new Set((await scopeMappings(ctx, row)).map((m) => m.scope_name ?? "").filter(Boolean)),
+          ],
+          assigned_application_slug: app?.slug ?? "",
+          assigned_application_name: app?.name ?? "",
+        };
+      });
     },
     { detail: { tags: ["outposts"], operationId: "outposts_proxy_list" } },
   );

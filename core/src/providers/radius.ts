@@ -8,18 +8,16 @@ import { type Static, Type as t } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import { notFound, validationError } from "../../../shared/errors.ts";
 import { authenticated } from "../api/authenticated.ts";
-import { pageRequest, paginate } from "../api/pagination.ts";
 import { checkApplicationAccess } from "../applications/service.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { pairExists } from "../crypto/service.ts";
 import { fromJson } from "../store/codec.ts";
 import {
-  assignedApplications,
   checkProviderBasics,
   flowSlug,
-  outpostProviders,
   PROVIDER_READ_ONLY,
   type ProviderRow,
+  servedProviderConfigs,
 } from "./base.ts";
 import { providerCrudRoutes, providerGetter, providerIdKey } from "./crud.ts";
 import { radiusReplyAttributes } from "./radius-attributes.ts";
@@ -133,29 +131,20 @@ export function radiusOutpostController(ctx: CoreContext) {
     .get(
       "/",
       async ({ actor, search }) => {
-        const rows = await outpostProviders(ctx, actor, "radius");
-        const apps = await assignedApplications(
-          ctx.store.db,
-          rows.map((r) => r.id),
-        );
-        const results = await Promise.all(
-          rows.map(async (row) => {
-            const s = radiusSettings(row);
-            return {
-              pk: row.id,
-              name: row.name,
-              application_slug: apps.backchannel.get(row.id)?.slug ?? apps.direct.get(row.id)?.slug ?? "",
-              auth_flow_slug: (await flowSlug(ctx.store.db, row.authorization_flow)) ?? "",
-              client_networks: s.client_networks,
-              shared_secret: s.shared_secret,
-              mfa_support: s.mfa_support,
-              certificate: s.certificate,
-              allow_legacy_clients: s.allow_legacy_clients,
-            };
-          }),
-        );
-        const page = pageRequest(search);
-        return paginate(results.slice(page.offset, page.offset + page.pageSize), results.length, page);
+        return servedProviderConfigs(ctx, actor, "radius", search, async (row, apps) => {
+          const s = radiusSettings(row);
+          return {
+            pk: row.id,
+            name: row.name,
+            application_slug: apps.backchannel.get(row.id)?.slug ?? apps.direct.get(row.id)?.slug ?? "",
+            auth_flow_slug: (await flowSlug(ctx.store.db, row.authorization_flow)) ?? "",
+            client_networks: s.client_networks,
+            shared_secret: s.shared_secret,
+            mfa_support: s.mfa_support,
+            certificate: s.certificate,
+            allow_legacy_clients: s.allow_legacy_clients,
+          };
+        });
       },
       { detail: { tags: ["outposts"], operationId: "outposts_radius_list" } },
     )
