@@ -9,7 +9,7 @@ import { type ForwardDeps, forwardAuth, forwardServer } from "./forward.ts";
 import { prepareIdentity } from "./headers.ts";
 import { callback, signOut, startLogin } from "./login.ts";
 import { errorPage, redirect } from "./pages.ts";
-import { forwardToUpstream, upstreamHeaders, upstreamUrl } from "./upstream.ts";
+import { forwardToUpstream, type UpstreamTarget, upstreamHeaders, upstreamTarget } from "./upstream.ts";
 
 const OUTPOST = "/outpost.goauthentik.io";
 
@@ -22,7 +22,7 @@ export interface HandlerDeps extends ForwardDeps {
 /** What to do with a request: answer it, or bridge a websocket to `target` with these headers. */
 export type Handled =
   | { kind: "response"; response: Response }
-  | { kind: "websocket"; app: Application; target: URL; headers: Headers; protocols: string[] };
+  | { kind: "websocket"; app: Application; target: UpstreamTarget; headers: Headers; protocols: string[] };
 
 const normalHost = (host: string) =>
   host
@@ -67,7 +67,11 @@ export async function handleRequest(request: Request, deps: HandlerDeps, clientI
   // authentik's outposts take the sign-in callback on any path that carries its marker (the provider
   // also registers `<external_host>?X-authentik-auth-callback=true`), for setups that route only the
   // app's own paths here.
-  if (url.searchParams.get(CALLBACK_MARKER) === "true" && url.searchParams.has("state")) {
+  if (
+    url.search.includes(CALLBACK_MARKER) &&
+    url.searchParams.get(CALLBACK_MARKER) === "true" &&
+    url.searchParams.has("state")
+  ) {
     deps.count("callback");
     return respond(await callback(app, request, deps));
   }
@@ -124,27 +128,31 @@ async function proxy(
     );
   }
   const proxyClaims = auth?.ok ? auth.identity.claims.ak_proxy : undefined;
+  const identity = auth?.ok ? prepareIdentity(app, auth.identity, deps.meta) : undefined;
   const headers = upstreamHeaders(request.headers, {
     clientIp,
     host: app.host,
     proto: app.external.protocol.replace(":", ""),
     cookie: app.cookie,
     dropAuthorization: auth?.ok === true && auth.via !== "session",
-    identity: auth?.ok ? prepareIdentity(app, auth.identity, deps.meta) : undefined,
+    identity,
     hostHeader: proxyClaims?.host_header,
   });
-  const target = upstreamUrl(proxyClaims?.backend_override || app.config.internal_host, url);
+  const target = upstreamTarget(proxyClaims?.backend_override || app.config.internal_host, url);
   if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
     const protocols = (request.headers.get("sec-websocket-protocol") ?? "")
       .split(",")
       .map((p) => p.trim())
       .filter(Boolean);
     const socketHeaders = new Headers(
-      headers.filter(([name]) => !name.toLowerCase().startsWith("sec-websocket-")),
+      [...headers, ...(identity?.pairs ?? [])].filter(
+        ([name]) => !name.toLowerCase().startsWith("sec-websocket-"),
+      ),
     );
     return { kind: "websocket", app, target, headers: socketHeaders, protocols };
   }
   const result = await forwardToUpstream(request, target, headers, {
+    identity,
     verifyTls: app.config.internal_host_ssl_validation,
     timeoutMs: deps.upstreamTimeoutMs,
   });

@@ -33,6 +33,17 @@ describe("identity headers", () => {
     expect(isAuthentikHeader("X-Authentication")).toBe(false);
   });
 
+  test("names beyond Latin-1 are sent as UTF-8 bytes, which Headers and the wire accept", () => {
+    const pairs = identityHeaders(testApplication(), identity({}, "Łukasz 李"), { outpost: "edge" });
+    const name = Object.fromEntries(pairs)["X-authentik-name"] as string;
+    expect(Buffer.from(name, "latin1").toString("utf8")).toBe("Łukasz 李");
+    expect(() => new Headers(pairs)).not.toThrow();
+    const plain = Object.fromEntries(
+      identityHeaders(testApplication(), identity({}, "José"), { outpost: "e" }),
+    );
+    expect(Buffer.from(plain["X-authentik-name"] as string, "latin1").toString("utf8")).toBe("José");
+  });
+
   test("carry the user, the groups and entitlements |-joined, and the meta headers", () => {
     const headers = Object.fromEntries(identityHeaders(testApplication(), identity(), { outpost: "edge" }));
     expect(headers).toMatchObject({

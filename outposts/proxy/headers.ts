@@ -2,7 +2,9 @@
  * The X-authentik-* headers (authentik's addHeaders): who the user is, for the upstream (proxy mode) or
  * the reverse proxy's auth subrequest (forward modes). What a client sent under those names — in any
  * case, with underscores for dashes, repeated — is removed first, so it cannot be smuggled through. A
- * value with CR, LF or NUL in it (from a user's name or attributes) is left out, never sent.
+ * value with CR, LF or NUL in it (from a user's name or attributes) is left out, never sent. Values go
+ * out as UTF-8 bytes, as authentik's Go outpost sends them: a header string holds one byte per
+ * character, so a name like "Łukasz" is carried as its UTF-8 bytes rather than refused by `Headers`.
  */
 import { VERSION } from "../../shared/version.ts";
 import type { Application } from "./application.ts";
@@ -79,14 +81,23 @@ export function identityHeaders(app: Application, identity: Identity, meta: Head
         out.push([name, v]);
     }
   }
-  return out.filter(([name, value]) => safeHeader(name, value));
+  return out
+    .filter(([name, value]) => safeHeader(name, value))
+    .map(([name, value]) => [name, NON_ASCII.test(value) ? utf8Bytes(value) : value]);
 }
+
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/** `value`'s UTF-8 encoding, one character per byte (how header strings are written to the wire). */
+export const utf8Bytes = (value: string): string => Buffer.from(value, "utf8").toString("latin1");
 
 /** An identity's headers for one provider, built once: the pairs and their lower-cased names. */
 export interface PreparedIdentity {
   pairs: [string, string][];
   /** Lower-cased names the pairs set: a request's own header of such a name is replaced, not kept. */
   names: Set<string>;
+  /** The pairs as HTTP/1.1 header lines ("Name: value\r\n" each), for the upstream request's head. */
+  lines: { text: string; ascii: boolean };
 }
 
 interface Memo extends PreparedIdentity {
@@ -104,7 +115,14 @@ export function prepareIdentity(app: Application, identity: Identity, meta: Head
   const memo = prepared.get(identity);
   if (memo && memo.app === app && memo.outpost === meta.outpost) return memo;
   const pairs = identityHeaders(app, identity, meta);
-  const next = { app, outpost: meta.outpost, pairs, names: new Set(pairs.map(([n]) => n.toLowerCase())) };
+  const text = pairs.map(([name, value]) => `${name}: ${value}\r\n`).join("");
+  const next = {
+    app,
+    outpost: meta.outpost,
+    pairs,
+    names: new Set(pairs.map(([n]) => n.toLowerCase())),
+    lines: { text, ascii: !NON_ASCII.test(text) },
+  };
   prepared.set(identity, next);
   return next;
 }

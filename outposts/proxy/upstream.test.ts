@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { type UpstreamHeaderOptions, upstreamHeaders, upstreamUrl } from "./upstream.ts";
+import { type UpstreamHeaderOptions, upstreamHeaders, upstreamTarget } from "./upstream.ts";
 
 const options = (extra: Partial<UpstreamHeaderOptions> = {}): UpstreamHeaderOptions => ({
   clientIp: "203.0.113.9",
@@ -15,7 +15,8 @@ const options = (extra: Partial<UpstreamHeaderOptions> = {}): UpstreamHeaderOpti
 /** The headers as the upstream would see them: names lower-cased, repeated names joined. */
 function sent(request: Record<string, string>, extra: Partial<UpstreamHeaderOptions> = {}) {
   const out = new Map<string, string[]>();
-  for (const [name, value] of upstreamHeaders(new Headers(request), options(extra)))
+  const pairs = [...upstreamHeaders(new Headers(request), options(extra)), ...(extra.identity?.pairs ?? [])];
+  for (const [name, value] of pairs)
     out.set(name.toLowerCase(), [...(out.get(name.toLowerCase()) ?? []), value]);
   return out;
 }
@@ -63,6 +64,7 @@ describe("upstream request headers", () => {
         ["X-Team", "blue"],
       ] as [string, string][],
       names: new Set(["x-authentik-username", "x-team"]),
+      lines: { text: "X-authentik-username: alice\r\nX-Team: blue\r\n", ascii: true },
     };
     const h = sent({ "x-team": "red", authorization: "Bearer abc" }, { identity, dropAuthorization: true });
     expect(h.get("x-authentik-username")).toEqual(["alice"]);
@@ -72,7 +74,17 @@ describe("upstream request headers", () => {
   });
 
   test("the upstream URL keeps the internal host's path prefix and the request's path and query", () => {
-    const url = upstreamUrl("http://10.0.0.5:3000/base/", new URL("https://app.example.test/x/y?q=1"));
-    expect(url.href).toBe("http://10.0.0.5:3000/base/x/y?q=1");
+    const target = upstreamTarget("http://10.0.0.5:3000/base/", new URL("https://app.example.test/x/y?q=1"));
+    expect(target.path).toBe("/base/x/y?q=1");
+    expect(target.origin).toEqual({
+      href: "http://10.0.0.5:3000",
+      tls: false,
+      hostname: "10.0.0.5",
+      port: 3000,
+      host: "10.0.0.5:3000",
+    });
+    const v6 = upstreamTarget("https://[::1]/", new URL("https://app.example.test/"));
+    expect(v6.origin).toMatchObject({ tls: true, hostname: "::1", port: 443, host: "[::1]" });
+    expect(v6.path).toBe("/");
   });
 });

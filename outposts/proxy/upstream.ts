@@ -1,11 +1,13 @@
 /**
- * Proxy mode's upstream leg: the request streamed to internal_host with Bun's fetch (bodies are never
- * buffered, responses are passed on as they come, compressed bodies untouched), TLS checked unless the
- * provider says not to, and clear pages when the upstream is down (502) or does not answer in time (504).
+ * Proxy mode's upstream leg: the request streamed to internal_host over the outpost's HTTP/1.1 client
+ * (http1.ts: bodies are never buffered, responses are passed on as they come, compressed bodies
+ * untouched), TLS checked unless the provider says not to, and clear pages when the upstream is down or
+ * answers something unusable (502) or does not answer in time (504).
  * Websocket upgrades are bridged by the server (see `upstreamSocketUrl`).
  */
 import { withoutCookie } from "./cookie.ts";
-import { isAuthentikHeader } from "./headers.ts";
+import { isAuthentikHeader, type PreparedIdentity } from "./headers.ts";
+import { type Origin, sendUpstream, UpstreamTimeout, upstreamOrigin } from "./http1.ts";
 import { errorPage } from "./pages.ts";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and those the outpost sets itself. */
@@ -25,8 +27,6 @@ const HOP = [
 const HOP_SET = new Set(HOP);
 /** Set by the outpost on every proxied request; what the client sent under these names is dropped. */
 const FORWARDED = new Set(["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"]);
-/** Hop-by-hop headers of a response, which must not be passed on. */
-const RESPONSE_HOP = ["connection", "keep-alive", "transfer-encoding"];
 
 /** The names a Connection header lists (they are hop-by-hop too). */
 const connectionNamed = (value: string | null): string[] =>
@@ -50,7 +50,7 @@ export interface UpstreamHeaderOptions {
   /** Drop the client's Authorization (it was the credential that authenticated it). */
   dropAuthorization: boolean;
   /** The identity headers (they replace a request header of the same name), if someone signed in. */
-  identity: { pairs: [string, string][]; names: Set<string> } | undefined;
+  identity: PreparedIdentity | undefined;
   /** The Host the upstream sees (the user's `host_header` attribute), if set. */
   hostHeader: string | undefined;
 }
@@ -59,7 +59,8 @@ export interface UpstreamHeaderOptions {
  * The request headers the upstream gets, in one pass over the client's: without the client's
  * X-authentik-* (in any spelling), hop-by-hop headers (and those Connection names), the
  * session cookie, the client's X-Forwarded-For/Host/Proto (set here) and, when asked, Authorization;
- * then the X-Forwarded-* headers and the identity's, which win over anything of the same name.
+ * then the X-Forwarded-* headers. The identity's headers, which win over anything of the same name, are
+ * not among them: they go after these, as the identity's prepared `lines` (or its `pairs`).
  */
 export function upstreamHeaders(request: Headers, o: UpstreamHeaderOptions): [string, string][] {
   const named = connectionNamed(request.get("connection"));
@@ -84,34 +85,41 @@ export function upstreamHeaders(request: Headers, o: UpstreamHeaderOptions): [st
     ["x-forwarded-proto", o.proto],
   ];
   for (const pair of forwarded) if (!replaced?.has(pair[0])) out.push(pair);
-  if (o.identity) out.push(...o.identity.pairs);
   if (o.hostHeader) out.push(["host", o.hostHeader]);
   return out;
 }
 
+/** An upstream request's destination: the origin's sockets, and the path and query to ask for. */
+export interface UpstreamTarget {
+  origin: Origin;
+  path: string;
+}
+
 /** Per internal_host: its origin and path prefix (parsed once, not per request). */
-const bases = new Map<string, string>();
+const bases = new Map<string, { origin: Origin; prefix: string }>();
 
 /** internal_host joined with the request's path and query (the internal host's own path prefixes it). */
-export function upstreamUrl(internalHost: string, requestUrl: URL): URL {
+export function upstreamTarget(internalHost: string, requestUrl: URL): UpstreamTarget {
   let base = bases.get(internalHost);
   if (base === undefined) {
     const parsed = new URL(internalHost);
-    base = `${parsed.origin}${parsed.pathname.replace(/\/+$/, "")}`;
+    base = { origin: upstreamOrigin(parsed), prefix: parsed.pathname.replace(/\/+$/, "") };
     // backend_override comes from user attributes: keep the memo bounded.
     if (bases.size >= 1000) bases.clear();
     bases.set(internalHost, base);
   }
-  return new URL(`${base}${requestUrl.pathname}${requestUrl.search}`);
+  return { origin: base.origin, path: `${base.prefix}${requestUrl.pathname}${requestUrl.search}` };
 }
 
-export function upstreamSocketUrl(target: URL): string {
-  const url = new URL(target);
+export function upstreamSocketUrl(target: UpstreamTarget): string {
+  const url = new URL(target.path, target.origin.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   return url.href;
 }
 
 export interface UpstreamOptions {
+  /** The identity headers' lines, sent after `headers`. */
+  identity: PreparedIdentity | undefined;
   verifyTls: boolean;
   /** How long the upstream may take to start answering. */
   timeoutMs: number;
@@ -126,42 +134,27 @@ export type UpstreamResult = {
 
 export async function forwardToUpstream(
   request: Request,
-  target: URL,
-  headers: Headers | [string, string][],
+  target: UpstreamTarget,
+  headers: [string, string][],
   options: UpstreamOptions,
 ): Promise<UpstreamResult> {
-  const timer = new AbortController();
-  const timeout = setTimeout(() => timer.abort(), options.timeoutMs);
   const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
   try {
-    const upstream = await fetch(target, {
+    const response = await sendUpstream({
       method: request.method,
+      origin: target.origin,
+      path: target.path,
       headers,
-      body: hasBody ? request.body : undefined,
-      redirect: "manual",
-      decompress: false,
-      // The client going away aborts the upstream request too.
-      signal: AbortSignal.any([request.signal, timer.signal]),
-      tls: { rejectUnauthorized: options.verifyTls },
-      ...(hasBody && { duplex: "half" }),
-    } as RequestInit);
-    clearTimeout(timeout);
-    // Most answers carry no hop-by-hop header: then the upstream's response goes out as it is.
-    if (!RESPONSE_HOP.some((name) => upstream.headers.has(name)))
-      return { response: upstream, outcome: "proxied" };
-    const out = new Headers(upstream.headers);
-    for (const name of RESPONSE_HOP) out.delete(name);
-    return {
-      response: new Response(upstream.body, {
-        status: upstream.status,
-        statusText: upstream.statusText,
-        headers: out,
-      }),
-      outcome: "proxied",
-    };
+      lines: options.identity?.lines,
+      body: hasBody ? request.body : null,
+      verifyTls: options.verifyTls,
+      timeoutMs: options.timeoutMs,
+      // The client going away drops the upstream request too.
+      signal: request.signal,
+    });
+    return { response, outcome: "proxied" };
   } catch (err) {
-    clearTimeout(timeout);
-    if (timer.signal.aborted)
+    if (err instanceof UpstreamTimeout)
       return {
         response: errorPage(
           504,
@@ -169,7 +162,7 @@ export async function forwardToUpstream(
           `The application did not answer within ${Math.round(options.timeoutMs / 1000)} s; try again later.`,
         ),
         outcome: "upstream_timeout",
-        detail: `no answer from ${target.host} within ${options.timeoutMs} ms`,
+        detail: `no answer from ${target.origin.host} within ${options.timeoutMs} ms`,
       };
     return {
       response: errorPage(
@@ -178,7 +171,7 @@ export async function forwardToUpstream(
         "The application behind this address cannot be reached right now; try again later.",
       ),
       outcome: "upstream_down",
-      detail: `${target.host}: ${(err as Error).message}`,
+      detail: `${target.origin.host}: ${(err as Error).message}`,
     };
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The processes the `proxy` suite measures, each in its own process and optionally pinned to CPUs: the
- * upstream app (tests/support/upstream.ts), the Bun-native `fetch` proxy and `http-proxy` (in Bun or
- * Node). nginx comes from tests/support/reverse-proxies.ts. Also the CPU time a process (and its
+ * upstream app (tests/support/upstream.ts), the Bun-native `fetch` proxy, the proxy outpost's own
+ * socket client (outposts/proxy/http1.ts) and `http-proxy` (in Bun or Node). nginx comes from tests/support/reverse-proxies.ts. Also the CPU time a process (and its
  * children: nginx's workers) has used, for CPU cost per request.
  */
 import { readFileSync } from "node:fs";
@@ -11,6 +11,7 @@ import { onCleanup } from "./cleanup.ts";
 const READY_TIMEOUT_MS = 10_000;
 const UPSTREAM = resolve(import.meta.dir, "../support/upstream.ts");
 const FETCH_PROXY = resolve(import.meta.dir, "proxy-fetch-server.ts");
+const SOCKET_PROXY = resolve(import.meta.dir, "proxy-socket-server.ts");
 const HTTP_PROXY = resolve(import.meta.dir, "proxy-http-proxy-server.mjs");
 
 export interface Child {
@@ -64,6 +65,10 @@ export function startUpstreamProcess(cpus: string | undefined, port = 0): Promis
 
 export function startFetchProxy(upstream: string, cpus: string | undefined): Promise<Child> {
   return startListening("Bun fetch proxy", [process.execPath, FETCH_PROXY, upstream], cpus);
+}
+
+export function startSocketProxy(upstream: string, cpus: string | undefined): Promise<Child> {
+  return startListening("Bun socket proxy", [process.execPath, SOCKET_PROXY, upstream], cpus);
 }
 
 export function startHttpProxy(

@@ -1,8 +1,8 @@
 /**
  * Reverse proxying one upstream app: the upstream alone (the limit), nginx proxying it directly (the
- * anchor, measured before and after), a minimal Bun-native `fetch` streaming proxy and `http-proxy`
- * (in Bun, what an outpost binary would run, and in Node) — the two engines the proxy outpost can be
- * built on — all loaded by wrk at the same concurrency; then each alone on one connection, for the
+ * anchor, measured before and after), minimal Bun-native proxies over `fetch` and over the outpost's
+ * own HTTP/1.1 socket client, and `http-proxy` (in Bun, what an outpost binary would run, and in Node) —
+ * the engines the proxy outpost can be built on — all loaded by wrk at the same concurrency; then each alone on one connection, for the
  * latency a proxy adds when it is not saturated. The proxy outpost (proxy-gatehouse.ts starts it with a
  * core and a signed-in session; proxy-outpost.ts has its scenarios) is measured between the nginx runs.
  */
@@ -16,6 +16,7 @@ import {
   nodeVersion,
   startFetchProxy,
   startHttpProxy,
+  startSocketProxy,
   startUpstreamProcess,
   treeCpuSeconds,
 } from "./proxy-engines.ts";
@@ -89,6 +90,7 @@ export const suite: BenchSuite = {
     const nginx: ReverseProxy = await startNginx(nginxDirectProxy(upstream.url), { cpus: layout.server });
     onCleanup(() => nginx.stop());
     const fetchProxy = await startFetchProxy(upstream.url, layout.server);
+    const socketProxy = await startSocketProxy(upstream.url, layout.server);
     const bunHttpProxy = await startHttpProxy(upstream.url, "bun", layout.server);
     const node = nodeVersion();
     const nodeHttpProxy: Child | undefined = node
@@ -107,6 +109,7 @@ export const suite: BenchSuite = {
     const idle = {
       proxy_outpost: target.pid ? processMemory(target.pid) : undefined,
       bun_fetch_proxy: processMemory(fetchProxy.pid),
+      bun_socket_proxy: processMemory(socketProxy.pid),
       http_proxy_bun: processMemory(bunHttpProxy.pid),
       http_proxy_node: nodeHttpProxy && processMemory(nodeHttpProxy.pid),
       nginx_worker: childPids(nginx.pid).map(processMemory)[0],
@@ -120,6 +123,7 @@ export const suite: BenchSuite = {
     };
     const engines: Scenario[] = [
       { name: "Bun fetch proxy", url: `${fetchProxy.url}/`, headers: {}, pids: [fetchProxy.pid] },
+      { name: "Bun socket proxy", url: `${socketProxy.url}/`, headers: {}, pids: [socketProxy.pid] },
       { name: "http-proxy (Bun)", url: `${bunHttpProxy.url}/`, headers: {}, pids: [bunHttpProxy.pid] },
       ...(nodeHttpProxy
         ? [
@@ -162,6 +166,7 @@ export const suite: BenchSuite = {
     const after = {
       proxy_outpost: target.pid ? processMemory(target.pid) : undefined,
       bun_fetch_proxy: processMemory(fetchProxy.pid),
+      bun_socket_proxy: processMemory(socketProxy.pid),
       http_proxy_bun: processMemory(bunHttpProxy.pid),
       http_proxy_node: nodeHttpProxy && processMemory(nodeHttpProxy.pid),
       nginx_worker: childPids(nginx.pid).map(processMemory)[0],
@@ -187,8 +192,7 @@ export const suite: BenchSuite = {
     const outpostRatio = (name: string) => rows.find((r) => r.name === name)?.ratio_to_nginx;
     const engineRows = rows.filter((r) => engines.some((e) => e.name === r.name));
     const bunEngines = engineRows.filter((r) => !r.name.includes("Node"));
-    const winner = [...bunEngines].sort((a, b) => b.requests_per_s - a.requests_per_s)[0];
-    const runnerUp = bunEngines.find((r) => r !== winner);
+    const [winner, runnerUp] = [...bunEngines].sort((a, b) => b.requests_per_s - a.requests_per_s);
     const results = {
       suite: "proxy",
       machine: { ...machineInfo(wrk), nginx: nginxVersion(), node },
@@ -218,7 +222,8 @@ export const suite: BenchSuite = {
       memory_mb: { idle, after_load: after },
       outpost: {
         runs: outpostCommand,
-        engine: "Bun.serve + fetch (the faster engine above), streaming both ways",
+        engine:
+          "Bun.serve + the outpost's HTTP/1.1 client on pooled Bun.connect sockets (the socket proxy above), streaming both ways",
         proxy_mode_ratio: outpostRatio("outpost (proxy mode)"),
         forward_auth_ratio: outpostRatio("outpost /auth/nginx"),
         idle_rss_mb: idle.proxy_outpost?.rss_mb,
@@ -276,6 +281,7 @@ export const suite: BenchSuite = {
       upstream.stop(),
       nginx.stop(),
       fetchProxy.stop(),
+      socketProxy.stop(),
       bunHttpProxy.stop(),
       nodeHttpProxy?.stop(),
     ]);
