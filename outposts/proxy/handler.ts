@@ -37,6 +37,23 @@ const normalHost = (host: string) =>
  */
 export function findApplication(apps: Application[], rawHost: string | null): Application | undefined {
   if (!rawHost) return undefined;
+  let memo = byHost.get(apps);
+  if (!memo) {
+    memo = new Map();
+    byHost.set(apps, memo);
+  }
+  if (memo.has(rawHost)) return memo.get(rawHost);
+  const found = lookUp(apps, rawHost);
+  // Hosts come from clients: keep the memo bounded.
+  if (memo.size >= 1000) memo.clear();
+  memo.set(rawHost, found);
+  return found;
+}
+
+/** Per applications list (a new one with each configuration), the answer for each Host seen. */
+const byHost = new WeakMap<Application[], Map<string, Application | undefined>>();
+
+function lookUp(apps: Application[], rawHost: string): Application | undefined {
   const host = normalHost(rawHost);
   const exact = apps.find((a) => normalHost(a.host) === host);
   if (exact) return exact;
@@ -50,10 +67,47 @@ export function findApplication(apps: Application[], rawHost: string | null): Ap
 
 const respond = (response: Response): Handled => ({ kind: "response", response });
 
+/** A request's path and query, as URL gives them. */
+export interface RequestTarget {
+  pathname: string;
+  search: string;
+  readonly searchParams: URLSearchParams;
+}
+
+/** A path and query that URL would leave as they are: no dot segments, escapes, backslashes or fragment. */
+const PLAIN_TARGET =
+  /^\/(?:[A-Za-z0-9_~!$&'()*+,;=:@-]|\.(?!\.?(?:[/?]|$))|\/(?!\.))*(?:\?[A-Za-z0-9_~!$&()*+,;=:@./?-]*)?$/;
+
+/**
+ * The path and query of a request's absolute URL. Most are plain and are sliced out as they are; any
+ * other goes through URL, which normalizes it (dot segments, escapes) exactly as before.
+ */
+export function requestTarget(raw: string): RequestTarget {
+  const start = raw.indexOf("/", raw.indexOf("//") + 2);
+  const target = start < 0 ? "/" : raw.slice(start);
+  if (!PLAIN_TARGET.test(target)) return new URL(raw);
+  const q = target.indexOf("?");
+  const pathname = q < 0 ? target : target.slice(0, q);
+  const search = q < 0 || q === target.length - 1 ? "" : target.slice(q);
+  let params: URLSearchParams | undefined;
+  return {
+    pathname,
+    search,
+    get searchParams() {
+      params ??= new URLSearchParams(search);
+      return params;
+    },
+  };
+}
+
 const CALLBACK_MARKER = "X-authentik-auth-callback";
 
-export async function handleRequest(request: Request, deps: HandlerDeps, clientIp: string): Promise<Handled> {
-  const url = new URL(request.url);
+export async function handleRequest(
+  request: Request,
+  deps: HandlerDeps,
+  clientIp: () => string,
+): Promise<Handled> {
+  const url = requestTarget(request.url);
   const path = url.pathname;
   if (path === `${OUTPOST}/ping`) return respond(new Response(null, { status: 204 }));
   const host = request.headers.get("x-forwarded-host") ?? request.headers.get("host");
@@ -85,7 +139,7 @@ export async function handleRequest(request: Request, deps: HandlerDeps, clientI
 async function outpostPath(
   app: Application,
   request: Request,
-  url: URL,
+  url: RequestTarget,
   deps: HandlerDeps,
 ): Promise<Response> {
   const sub = url.pathname.slice(OUTPOST.length);
@@ -114,9 +168,9 @@ async function outpostPath(
 async function proxy(
   app: Application,
   request: Request,
-  url: URL,
+  url: RequestTarget,
   deps: HandlerDeps,
-  clientIp: string,
+  clientIp: () => string,
 ): Promise<Handled> {
   const original = () => new URL(`${url.pathname}${url.search}`, `${app.externalBase}/`);
   const allowed = app.allowlist.length > 0 && isAllowlisted(app, original());
@@ -130,7 +184,7 @@ async function proxy(
   const proxyClaims = auth?.ok ? auth.identity.claims.ak_proxy : undefined;
   const identity = auth?.ok ? prepareIdentity(app, auth.identity, deps.meta) : undefined;
   const headers = upstreamHeaders(request.headers, {
-    clientIp,
+    clientIp: clientIp(),
     host: app.host,
     proto: app.external.protocol.replace(":", ""),
     cookie: app.cookie,

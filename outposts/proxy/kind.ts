@@ -53,7 +53,8 @@ export interface ProxyKindOptions {
 export type ProxyKind = OutpostKind<ProxyOutpostConfig> & {
   server(): ProxyServer | undefined;
   /** One request (listen: null); undefined once it became a websocket on `server`. */
-  handle(request: Request, clientIp: string, server?: Upgrader): Promise<Response | undefined>;
+  /** `clientIp` is asked only when needed (X-Forwarded-For in proxy mode). */
+  handle(request: Request, clientIp: () => string, server?: Upgrader): Promise<Response | undefined>;
   /** The websocket bridge for sockets `handle` upgraded. */
   websocket: ProxyHandlers["websocket"];
 };

@@ -79,7 +79,7 @@ export interface Upgrader {
 
 export interface ProxyHandlers {
   /** Answers one request; undefined once it became a websocket on `server` (without one: 400). */
-  fetch(request: Request, clientIp: string, server?: Upgrader): Promise<Response | undefined>;
+  fetch(request: Request, clientIp: () => string, server?: Upgrader): Promise<Response | undefined>;
   websocket: {
     open(ws: ServerWebSocket<SocketData>): void;
     message(ws: ServerWebSocket<SocketData>, message: string | Buffer): void;
@@ -89,7 +89,11 @@ export interface ProxyHandlers {
 
 /** The per-request work and the websocket bridge, apart from any listener (the embedded outpost's). */
 export function proxyHandlers(deps: HandlerDeps, log: Logger): ProxyHandlers {
-  const fetch = async (request: Request, ip: string, server?: Upgrader): Promise<Response | undefined> => {
+  const fetch = async (
+    request: Request,
+    ip: () => string,
+    server?: Upgrader,
+  ): Promise<Response | undefined> => {
     try {
       const handled = await handleRequest(request, deps, ip);
       if (handled.kind === "response") return handled.response;
@@ -156,7 +160,7 @@ export function startProxyServer(options: ProxyServerOptions): ProxyServer {
     idleTimeout: IDLE_TIMEOUT_S,
     development: false,
     fetch: (request: Request, server: Server<SocketData>) =>
-      fetch(request, server.requestIP(request)?.address ?? "", server),
+      fetch(request, () => server.requestIP(request)?.address ?? "", server),
     websocket,
     error(err: Error) {
       log.error("request failed", { code: "PX0002ServeError", error: err.message });

@@ -99,7 +99,10 @@ export interface UpstreamTarget {
 const bases = new Map<string, { origin: Origin; prefix: string }>();
 
 /** internal_host joined with the request's path and query (the internal host's own path prefixes it). */
-export function upstreamTarget(internalHost: string, requestUrl: URL): UpstreamTarget {
+export function upstreamTarget(
+  internalHost: string,
+  requestUrl: { pathname: string; search: string },
+): UpstreamTarget {
   let base = bases.get(internalHost);
   if (base === undefined) {
     const parsed = new URL(internalHost);

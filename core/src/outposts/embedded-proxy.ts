@@ -99,7 +99,7 @@ export class EmbeddedProxyRoutes {
   async handle(request: Request, clientIp: string, server: EdgeUpgrader): Promise<Response | undefined> {
     const kind = this.kind;
     if (!kind) return new Response("proxy not running", { status: 502 });
-    return kind.handle(request, clientIp, {
+    return kind.handle(request, () => clientIp, {
       upgrade: (req, options) =>
         server.upgrade(req, { ...options, data: { ...options.data, embeddedProxy: true } }),
     });
