@@ -249,6 +249,25 @@ describe("the proxy outpost's HTTP/1.1 upstream client", () => {
     expect(closed).toBe(true);
   });
 
+  test("an upload slower than the timeout is not cut off while its bytes keep moving", async () => {
+    const up = rawUpstream((seen, socket) => {
+      if (seen.endsWith("0\r\n\r\n")) socket.write(OK);
+    });
+    const encoder = new TextEncoder();
+    let sent = 0;
+    // Six chunks 150 ms apart: 900 ms in all, three times the 300 ms the upstream has to answer.
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (sent === 6) return c.close();
+        await Bun.sleep(150);
+        c.enqueue(encoder.encode(`part ${sent++};`));
+      },
+    });
+    const res = await sendUpstream(request(up.url, { method: "POST", body, timeoutMs: 300 }));
+    expect(await res.text()).toBe("ok");
+    expect(up.received[0]).toContain("part 5;");
+  });
+
   test("a refused connection, a malformed answer or a truncated body is an error, never a short answer", async () => {
     const dead = rawUpstream(() => {});
     const port = new URL(dead.url).port;

@@ -42,7 +42,10 @@ export interface UpstreamRequest {
   lines?: { text: string; ascii: boolean };
   body: ReadableStream<Uint8Array> | null;
   verifyTls: boolean;
-  /** How long the upstream may take to connect and start answering. */
+  /**
+   * How long the upstream may take to connect and start answering, counted from the last byte of the
+   * request body sent while one is being sent.
+   */
   timeoutMs: number;
   /** Aborted when the client goes away: the exchange is dropped with its socket. */
   signal?: AbortSignal;
@@ -208,7 +211,7 @@ class Exchange implements ResponseEvents {
 
   constructor(
     private readonly request: UpstreamRequest,
-    readonly deadline: number,
+    public deadline: number,
   ) {
     this.parser = new ResponseParser(request.method, this);
   }
@@ -274,6 +277,7 @@ class Exchange implements ResponseEvents {
         if (chunked) await this.write(Buffer.from(`${value.byteLength.toString(16)}\r\n`, "latin1"));
         await this.write(value);
         if (chunked) await this.write(CRLF);
+        this.progressed();
       }
       if (chunked) await this.write(LAST_CHUNK);
       this.bodySent = true;
@@ -419,6 +423,17 @@ class Exchange implements ResponseEvents {
       return;
     }
     if (this.settle && this.responseHead) this.answer();
+  }
+
+  /**
+   * A slow upload is not a silent upstream: while the request body moves, the time the upstream has
+   * to answer counts from the last byte written.
+   */
+  private progressed(): void {
+    if (!this.waiting) return;
+    deadlines.remove(this);
+    this.deadline = Date.now() + this.request.timeoutMs;
+    deadlines.add(this);
   }
 
   timedOut(): void {
