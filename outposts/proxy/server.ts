@@ -5,6 +5,7 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import type { Logger } from "../../shared/log.ts";
+import { CoreUnavailable } from "../runtime/api.ts";
 import type { Certificate } from "../runtime/certificate.ts";
 import { type Handled, type HandlerDeps, handleRequest } from "./handler.ts";
 import { errorPage } from "./pages.ts";
@@ -122,6 +123,15 @@ export function proxyHandlers(deps: HandlerDeps, log: Logger): ProxyHandlers {
       deps.count("websocket");
       return undefined;
     } catch (err) {
+      if (err instanceof CoreUnavailable) {
+        deps.count("core_unavailable");
+        log.warn("the core cannot be reached", { code: "PX0003CoreUnavailable", error: err.message });
+        return errorPage(
+          503,
+          "Sign-in unavailable",
+          "The sign-in service cannot be reached right now; try again in a moment.",
+        );
+      }
       log.error("request failed", { code: "PX0001RequestFailed", error: (err as Error).message });
       return errorPage(500, "Internal error", "The outpost could not handle this request.");
     }

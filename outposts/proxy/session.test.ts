@@ -1,16 +1,18 @@
 import { describe, expect, test } from "bun:test";
 import { sha256Hex } from "../../shared/crypto.ts";
-import { type ApiClient, NotFound } from "../runtime/api.ts";
+import { type ApiClient, CoreUnavailable, NotFound } from "../runtime/api.ts";
 import { sealToken } from "./seal.ts";
-import { SessionStore } from "./session.ts";
+import { SessionStore, STALE_GRACE_MS } from "./session.ts";
 
 /** A core that knows one session; counts the lookups. */
 function fakeCore(cookie: string, sid = "core-sid") {
   const calls = { get: 0 };
   let live = true;
+  let down = false;
   const api = {
     async get(path: string) {
       calls.get++;
+      if (down) throw new CoreUnavailable("cannot reach the core: connection refused");
       if (!live || path !== `/outposts/proxy/sessions/${sha256Hex(cookie)}/`) throw new NotFound(path);
       return {
         session_hash: sha256Hex(cookie),
@@ -26,7 +28,10 @@ function fakeCore(cookie: string, sid = "core-sid") {
   const end = () => {
     live = false;
   };
-  return { api, calls, end };
+  const away = (is = true) => {
+    down = is;
+  };
+  return { api, calls, end, away };
 }
 
 describe("the session cache in front of the core", () => {
@@ -68,5 +73,52 @@ describe("the session cache in front of the core", () => {
     expect(await store.find(1, "other")).toBeUndefined();
     expect(await store.find(1, "other")).toBeUndefined();
     expect(core.calls.get).toBe(1);
+  });
+
+  test("while the core is away, a session it confirmed recently is still honoured, for a while", async () => {
+    const core = fakeCore("cookie-4");
+    let now = Date.now();
+    const store = new SessionStore(
+      () => core.api,
+      () => now,
+    );
+    expect(await store.find(1, "cookie-4")).toBeDefined();
+    core.away();
+    now += 6_000;
+    expect(await store.find(1, "cookie-4")).toMatchObject({ token: "the-token" });
+    // A cookie the outpost never saw live is not guessed at.
+    await expect(store.find(1, "never-seen")).rejects.toBeInstanceOf(CoreUnavailable);
+    // Past the grace period the outpost stops vouching for it.
+    now += STALE_GRACE_MS;
+    await expect(store.find(1, "cookie-4")).rejects.toBeInstanceOf(CoreUnavailable);
+    core.away(false);
+    expect(await store.find(1, "cookie-4")).toBeDefined();
+  });
+
+  test("a session the core deleted or ended is not brought back while the core is away", async () => {
+    const deleted = fakeCore("cookie-5");
+    let now = Date.now();
+    const store = new SessionStore(
+      () => deleted.api,
+      () => now,
+    );
+    expect(await store.find(1, "cookie-5")).toBeDefined();
+    deleted.end();
+    now += 6_000;
+    expect(await store.find(1, "cookie-5")).toBeUndefined();
+    deleted.away();
+    now += 6_000;
+    await expect(store.find(1, "cookie-5")).rejects.toBeInstanceOf(CoreUnavailable);
+
+    const ended = fakeCore("cookie-6", "sid-6");
+    const other = new SessionStore(
+      () => ended.api,
+      () => now,
+    );
+    expect(await other.find(1, "cookie-6")).toBeDefined();
+    other.endSid("sid-6");
+    ended.away();
+    now += 6_000;
+    await expect(other.find(1, "cookie-6")).rejects.toBeInstanceOf(CoreUnavailable);
   });
 });

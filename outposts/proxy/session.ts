@@ -4,14 +4,20 @@
  * not) for a few seconds in memory, by the cookie value itself (a request that hits the cache hashes
  * nothing); SESSION_END drops every cached session of the ended core session at once, and a late answer
  * for an ended session is not cached.
+ *
+ * When the core cannot be reached (a restart, an upgrade, a network cut), a session the outpost saw
+ * live in the last STALE_GRACE_MS is still honoured, until its own expiry, so signed-in users keep
+ * working; a session it never saw gets CoreUnavailable (a 503 page), never a guess.
  */
 import { sha256Hex } from "../../shared/crypto.ts";
-import { type ApiClient, NotFound } from "../runtime/api.ts";
+import { type ApiClient, CoreUnavailable, NotFound } from "../runtime/api.ts";
 import type { Identity, ProxyClaims } from "./claims.ts";
 import { sealToken, unsealToken } from "./seal.ts";
 import { TtlCache } from "./ttl-cache.ts";
 
 export const SESSION_TTL_MS = 5_000;
+/** How long a session last confirmed by the core is honoured while the core cannot be reached. */
+export const STALE_GRACE_MS = 15 * 60_000;
 const ENDED_TTL_MS = 120_000;
 const MAX_SESSIONS = 50_000;
 
@@ -32,6 +38,9 @@ const PATH = "/outposts/proxy/sessions/";
 export class SessionStore {
   private readonly cache: TtlCache<Cached>;
   private readonly ended: TtlCache<true>;
+  /** Sessions the core confirmed in the last STALE_GRACE_MS, for when it cannot be reached. */
+  private readonly confirmed: TtlCache<Identity & { provider: number }>;
+
   private readonly pending = new Map<string, Promise<Cached>>();
 
   constructor(
@@ -41,6 +50,7 @@ export class SessionStore {
   ) {
     this.cache = new TtlCache(MAX_SESSIONS, now);
     this.ended = new TtlCache(MAX_SESSIONS, now);
+    this.confirmed = new TtlCache(MAX_SESSIONS, now);
   }
 
   /** The live session this cookie value opens for `provider`, or undefined. */
@@ -64,13 +74,26 @@ export class SessionStore {
     try {
       session = await this.api().get<CoreSession>(`${PATH}${sha256Hex(cookieValue)}/`);
     } catch (err) {
+      if (err instanceof CoreUnavailable) return this.whileAway(cookieValue, err);
       if (!(err instanceof NotFound)) throw err;
+      this.confirmed.delete(cookieValue);
       this.cache.set(cookieValue, null, this.ttlMs);
       return null;
     }
     const identity = this.identity(session, cookieValue);
-    if (!identity?.sid || !this.ended.has(identity.sid)) this.cache.set(cookieValue, identity, this.ttlMs);
+    if (!identity?.sid || !this.ended.has(identity.sid)) {
+      this.cache.set(cookieValue, identity, this.ttlMs);
+      if (identity) this.confirmed.set(cookieValue, identity, STALE_GRACE_MS);
+    }
     return identity;
+  }
+
+  /** The core is away: the session as last confirmed, held like a fresh answer; else the error. */
+  private whileAway(cookieValue: string, err: CoreUnavailable): Cached {
+    const last = this.confirmed.get(cookieValue);
+    if (!last || last.expires <= this.now() || (last.sid && this.ended.has(last.sid))) throw err;
+    this.cache.set(cookieValue, last, this.ttlMs);
+    return last;
   }
 
   private identity(session: CoreSession, cookieValue: string): Cached {
@@ -97,12 +120,14 @@ export class SessionStore {
     const identity = this.identity(session, cookieValue);
     if (!identity) throw new Error("the core returned a session this outpost cannot open");
     this.cache.set(cookieValue, identity, this.ttlMs);
+    this.confirmed.set(cookieValue, identity, STALE_GRACE_MS);
     return identity;
   }
 
   /** Ends the session in the core (sign_out). */
   async remove(cookieValue: string): Promise<void> {
     this.cache.set(cookieValue, null, this.ttlMs);
+    this.confirmed.delete(cookieValue);
     try {
       await this.api().send("DELETE", `${PATH}${sha256Hex(cookieValue)}/`);
     } catch (err) {
@@ -113,6 +138,7 @@ export class SessionStore {
   /** SESSION_END: the core session `sid` is over; its proxy sessions go from memory now. */
   endSid(sid: string): number {
     this.ended.set(sid, true, ENDED_TTL_MS);
+    this.confirmed.deleteWhere((s) => s.sid === sid);
     return this.cache.deleteWhere((s) => s?.sid === sid);
   }
 
@@ -121,6 +147,7 @@ export class SessionStore {
    * goes from memory now rather than when its cache entry runs out.
    */
   endSession(hash: string): number {
+    this.confirmed.deleteWhere((_, cookieValue) => sha256Hex(cookieValue) === hash);
     return this.cache.deleteWhere((_, cookieValue) => sha256Hex(cookieValue) === hash);
   }
 
@@ -131,6 +158,7 @@ export class SessionStore {
 
   clear(): void {
     this.cache.clear();
+    this.confirmed.clear();
   }
 
   get size(): number {

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { Server } from "bun";
 import { type RunningServer, startServer } from "../../core/src/http/server.ts";
 import { proxyKind } from "../../outposts/proxy/kind.ts";
+import { SESSION_TTL_MS, STALE_GRACE_MS } from "../../outposts/proxy/session.ts";
 import { selfSignedCertificate } from "../../outposts/runtime/certificate.ts";
 import { type RunningOutpost, runOutpost } from "../../outposts/runtime/runtime.ts";
 import { memoryLogger } from "../../shared/log.ts";
@@ -38,6 +39,8 @@ describe("the proxy outpost against a real core", () => {
 
   let kind: ReturnType<typeof proxyKind> | undefined;
   let tlsUpstream: Server<undefined> | undefined;
+  /** Added to the outpost's clock: moves its caches along without waiting. */
+  let clockSkew = 0;
   /** Set when the upstream's /stream lost its reader (the client went away mid-stream). */
   let streamCancelled = false;
   const startOutpost = async () => {
@@ -48,6 +51,7 @@ describe("the proxy outpost against a real core", () => {
       listen: { hostname: "127.0.0.1", port: outpostPort },
       listenTls: { hostname: "127.0.0.1", port: 0 },
       upstreamTimeoutMs: 2_000,
+      now: () => Date.now() + clockSkew,
     });
     outpost = await runOutpost(
       kind,
@@ -570,5 +574,31 @@ describe("the proxy outpost against a real core", () => {
     });
     ws.close();
     expect(reply).toBe("echo:hi");
+  });
+
+  test("while the core is away, a signed-in user keeps working and a stranger gets a 503 page", async () => {
+    const { jar } = await login();
+    expect((await get(`${base}/private`, jar)).status).toBe(200);
+    const port = Number(new URL(core.url).port);
+    await core.stop();
+    try {
+      // Past the outpost's few seconds of cached answers: the next lookup finds the core gone.
+      clockSkew += SESSION_TTL_MS + 1_000;
+      const kept = await get(`${base}/private`, jar);
+      expect((await seen(kept)).headers["x-authentik-username"]).toBe("alice");
+      const stranger = await get(`${base}/private`, undefined, {
+        cookie: `${jar.proxyCookie()}=${"B".repeat(43)}`,
+      });
+      expect(stranger.status).toBe(503);
+      expect(await stranger.text()).toContain("Sign-in unavailable");
+      // The grace has an end: a session the core has not confirmed for that long is not vouched for.
+      clockSkew += STALE_GRACE_MS;
+      expect((await get(`${base}/private`, jar)).status).toBe(503);
+    } finally {
+      core = startServer(t.core, log, `127.0.0.1:${port}`);
+    }
+    await eventually("the core answering again", async () =>
+      (await get(`${base}/private`, jar)).status === 200 ? true : undefined,
+    );
   });
 });
