@@ -576,6 +576,39 @@ describe("the proxy outpost against a real core", () => {
     expect(reply).toBe("echo:hi");
   });
 
+  test("oversized, smuggling and malformed requests are refused on the wire; the outpost carries on", async () => {
+    /** Writes `data` on a fresh connection and returns what comes back until the outpost closes it. */
+    const raw = (data: string) =>
+      new Promise<string>((resolve, reject) => {
+        let out = "";
+        void Bun.connect({
+          hostname: "127.0.0.1",
+          port: outpostPort,
+          socket: {
+            open: (socket) => void socket.write(data),
+            data: (_socket, chunk) => {
+              out += Buffer.from(chunk).toString("latin1");
+            },
+            close: () => resolve(out),
+            error: (_socket, err) => reject(err),
+          },
+        });
+      });
+    const host = `host: 127.0.0.1:${outpostPort}\r\n`;
+    const big = await raw(`GET /private HTTP/1.1\r\n${host}x-big: ${"a".repeat(100_000)}\r\n\r\n`);
+    expect(big).toStartWith("HTTP/1.1 431 ");
+    // Content-Length beside Transfer-Encoding is the classic request-smuggling shape.
+    const smuggled = await raw(
+      `POST /upload HTTP/1.1\r\n${host}content-length: 30\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\nGET /private HTTP/1.1\r\n\r\n`,
+    );
+    expect(smuggled).toStartWith("HTTP/1.1 400 ");
+    expect(smuggled.match(/HTTP\/1\.1/g)).toHaveLength(1);
+    const folded = await raw(`GET /private HTTP/1.1\r\n${host}x-a: 1\r\n folded\r\n\r\n`);
+    expect(folded).toStartWith("HTTP/1.1 400 ");
+    const { jar } = await login();
+    expect((await get(`${base}/private`, jar)).status).toBe(200);
+  });
+
   test("while the core is away, a signed-in user keeps working and a stranger gets a 503 page", async () => {
     const { jar } = await login();
     expect((await get(`${base}/private`, jar)).status).toBe(200);
