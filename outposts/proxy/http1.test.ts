@@ -174,6 +174,16 @@ describe("the proxy outpost's HTTP/1.1 upstream client", () => {
     expect(up.connections).toBe(2);
   });
 
+  test("a request sent without a body says so, whatever length the client claimed", async () => {
+    const up = rawUpstream((seen, socket) => {
+      if (seen.endsWith("\r\n\r\n")) socket.write(OK);
+    });
+    const res = await sendUpstream(request(up.url, { headers: [["content-length", "5"]] }));
+    expect(await res.text()).toBe("ok");
+    expect(up.received[0]).toContain("content-length: 0\r\n\r\n");
+    expect(up.received[0]).not.toContain("content-length: 5");
+  });
+
   test("a request body without a length is sent chunked; one with a length as it is", async () => {
     const up = rawUpstream((seen, socket) => {
       if (seen.endsWith("0\r\n\r\n") || seen.endsWith("\r\n\r\nabc")) socket.write(OK);

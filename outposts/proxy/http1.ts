@@ -161,6 +161,9 @@ function requestHead(request: UpstreamRequest, chunked: boolean): string | Buffe
     if (UNSAFE_VALUE.test(value))
       throw new ProtocolError(`request header ${JSON.stringify(name)} has a line break in it`);
     if (name === "host" || name === "Host") host = value;
+    // No body is sent (Bun drops a GET's): a length the client gave must not make the upstream wait.
+    else if (request.body === null && (name === "content-length" || name === "Content-Length"))
+      lines += "content-length: 0\r\n";
     else lines += `${name}: ${value}\r\n`;
   }
   if (chunked) lines += "transfer-encoding: chunked\r\n";
