@@ -6,10 +6,11 @@
  */
 import { sha256Hex } from "../../shared/crypto.ts";
 import type { Logger } from "../../shared/log.ts";
+import { CoreUnavailable } from "../runtime/api.ts";
 import type { Application } from "./application.ts";
 import type { Identity, ProxyClaims } from "./claims.ts";
 import { readCookies } from "./cookie.ts";
-import type { SessionStore } from "./session.ts";
+import { type SessionStore, STALE_GRACE_MS } from "./session.ts";
 import { type BackchannelOptions, postForm, type TokenResponse, verifyToken } from "./tokens.ts";
 import { TtlCache } from "./ttl-cache.ts";
 
@@ -20,6 +21,8 @@ const TOKEN_USERNAME = "goauthentik.io/token";
 export interface AuthDeps {
   sessions: SessionStore;
   headers: TtlCache<Identity | null>;
+  /** Header identities the core confirmed in the last STALE_GRACE_MS, for when it cannot be reached. */
+  confirmedHeaders?: TtlCache<Identity>;
   backchannel: BackchannelOptions;
   now: () => number;
   log: Logger;
@@ -48,11 +51,25 @@ export async function authenticate(app: Application, request: Request, deps: Aut
       return { ok: true, identity: cached, via };
     if (cached === null) return { ok: false };
   }
-  const identity = await fromHeader(app, header, deps).catch((err: Error) => {
-    deps.log.warn("header authentication failed", { provider: app.config.name, error: err.message });
-    return undefined;
-  });
+  let identity: Identity | undefined;
+  try {
+    identity = await fromHeader(app, header, deps);
+  } catch (err) {
+    // The core is away: a credential it confirmed recently still passes (until the token expires);
+    // an unknown one is neither accepted nor remembered as refused.
+    if (err instanceof CoreUnavailable) {
+      const last = deps.confirmedHeaders?.get(key);
+      if (last && last.expires > deps.now() && !deps.sessions.isEnded(last.sid))
+        return { ok: true, identity: last, via };
+      throw err;
+    }
+    deps.log.warn("header authentication failed", {
+      provider: app.config.name,
+      error: (err as Error).message,
+    });
+  }
   deps.headers.set(key, identity ?? null, identity ? HEADER_TTL_MS : HEADER_FAILURE_TTL_MS);
+  if (identity) deps.confirmedHeaders?.set(key, identity, STALE_GRACE_MS);
   return identity ? { ok: true, identity, via } : { ok: false };
 }
 

@@ -11,6 +11,7 @@ import { type Certificate, selfSignedCertificate } from "../runtime/certificate.
 import type { OutpostInstance, OutpostKind, OutpostRuntimeContext } from "../runtime/runtime.ts";
 import { type Application, buildApplication, type ProxyProviderConfig } from "./application.ts";
 import { headerCache } from "./auth.ts";
+import type { Identity } from "./claims.ts";
 import type { HandlerDeps } from "./handler.ts";
 import { reportMisconfiguration } from "./misconfiguration.ts";
 import {
@@ -22,6 +23,7 @@ import {
   type Upgrader,
 } from "./server.ts";
 import { SessionStore } from "./session.ts";
+import { TtlCache } from "./ttl-cache.ts";
 
 export interface ProxyOutpostConfig {
   outpost: string;
@@ -74,6 +76,11 @@ export function proxyKind(options: ProxyKindOptions): ProxyKind {
     return api;
   }, now);
   const headers = headerCache(now);
+  const confirmedHeaders = new TtlCache<Identity>(20_000, now);
+  const forgetHeaders = () => {
+    headers.clear();
+    confirmedHeaders.clear();
+  };
 
   const apply = (next: ProxyOutpostConfig) => {
     config = next;
@@ -130,6 +137,7 @@ export function proxyKind(options: ProxyKindOptions): ProxyKind {
         apps: () => apps,
         sessions,
         headers,
+        confirmedHeaders,
         backchannel: { insecure: options.insecure },
         now,
         log: ctx.log,
@@ -164,10 +172,10 @@ export function proxyKind(options: ProxyKindOptions): ProxyKind {
     },
     async refresh(next) {
       apply(next);
-      headers.clear();
+      forgetHeaders();
       await server?.reloadCertificates();
     },
-    invalidate: () => headers.clear(),
+    invalidate: forgetHeaders,
     providerSpecific(args) {
       // Gatehouse's core: one proxy session was signed out (by another replica, or through the API).
       if (args.sub_type === PROXY_SESSION_END && typeof args.session_hash === "string") {
@@ -178,13 +186,14 @@ export function proxyKind(options: ProxyKindOptions): ProxyKind {
     sessionEnd(sid) {
       const dropped = sessions.endSid(sid);
       headers.deleteWhere((identity) => identity?.sid === sid);
+      confirmedHeaders.deleteWhere((identity) => identity.sid === sid);
       log?.debug("session ended", { dropped });
     },
     revoked() {
       apps = [];
       options.onApplications?.(apps);
       sessions.clear();
-      headers.clear();
+      forgetHeaders();
     },
     registerMetrics(registry) {
       requests = new Counter({

@@ -5,6 +5,7 @@
  */
 import { createRemoteJWKSet, type JWTVerifyGetKey, jwtVerify } from "jose";
 import { VERSION } from "../../shared/version.ts";
+import { CoreUnavailable } from "../runtime/api.ts";
 import type { Application } from "./application.ts";
 import type { ProxyClaims } from "./claims.ts";
 
@@ -65,17 +66,23 @@ export async function postForm<T>(
   form: Record<string, string>,
   options: BackchannelOptions,
 ): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      accept: "application/json",
-      "user-agent": `goauthentik.io/outpost/${VERSION}`,
-    },
-    body: new URLSearchParams(form),
-    signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-    ...(options.insecure && { tls: { rejectUnauthorized: false } }),
-  });
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "application/json",
+        "user-agent": `goauthentik.io/outpost/${VERSION}`,
+      },
+      body: new URLSearchParams(form),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      ...(options.insecure && { tls: { rejectUnauthorized: false } }),
+    });
+  } catch (err) {
+    throw new CoreUnavailable(`cannot reach ${new URL(url).host}: ${(err as Error).message}`, err);
+  }
+  if (res.status >= 500) throw new CoreUnavailable(`${new URL(url).pathname} answered ${res.status}`);
   let body: T;
   try {
     body = (await res.json()) as T;

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { type RunningServer, startServer } from "../../core/src/http/server.ts";
+import { HEADER_TTL_MS } from "../../outposts/proxy/auth.ts";
 import { proxyKind } from "../../outposts/proxy/kind.ts";
 import { SESSION_TTL_MS, STALE_GRACE_MS } from "../../outposts/proxy/session.ts";
 import { selfSignedCertificate } from "../../outposts/runtime/certificate.ts";
@@ -612,6 +613,8 @@ describe("the proxy outpost against a real core", () => {
   test("while the core is away, a signed-in user keeps working and a stranger gets a 503 page", async () => {
     const { jar } = await login();
     expect((await get(`${base}/private`, jar)).status).toBe(200);
+    const basic = `Basic ${Buffer.from(`alice:${appPassword}`).toString("base64")}`;
+    expect((await get(`${base}/api`, undefined, { authorization: basic })).status).toBe(200);
     const port = Number(new URL(core.url).port);
     await core.stop();
     try {
@@ -624,6 +627,13 @@ describe("the proxy outpost against a real core", () => {
       });
       expect(stranger.status).toBe(503);
       expect(await stranger.text()).toContain("Sign-in unavailable");
+      // Credentials in a header likewise: the app password checked before passes; an unknown one is
+      // neither accepted nor sent to a login page that cannot answer.
+      clockSkew += HEADER_TTL_MS;
+      const viaBasic = await get(`${base}/api`, undefined, { authorization: basic });
+      expect((await seen(viaBasic)).headers["x-authentik-username"]).toBe("alice");
+      const other = `Basic ${Buffer.from("alice:not-checked-before").toString("base64")}`;
+      expect((await get(`${base}/api`, undefined, { authorization: other })).status).toBe(503);
       // The grace has an end: a session the core has not confirmed for that long is not vouched for.
       clockSkew += STALE_GRACE_MS;
       expect((await get(`${base}/private`, jar)).status).toBe(503);
