@@ -192,6 +192,8 @@ for (const backend of backendNames()) {
       expect(payload).toMatchObject({ email: "alice@example.test", preferred_username: "alice" });
       expect(typeof payload.sid).toBe("string");
       expect(typeof payload.auth_time).toBe("number");
+      // How the approving user signed in (a password) reaches the device's ID token, as in the code flow.
+      expect(payload.amr).toEqual(["pwd"]);
       const info = await handle(
         new Request("http://localhost/application/o/userinfo/", {
           headers: { authorization: `Bearer ${tokens.body.access_token}` },

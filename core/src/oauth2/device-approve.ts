@@ -89,6 +89,7 @@ async function approve(run: FinishRun): Promise<FinishAnswer> {
       user_id: session.user.id,
       session_hash: session.hash,
       auth_time: toIso(session.created),
+      amr: session.amr,
     })
     .where("device_code_hash", "=", device.device_code_hash)
     .where("status", "=", "pending")

@@ -66,6 +66,7 @@ export async function deviceCodeGrant(ctx: CoreContext, request: Request, form: 
     issuer: await issuerOf(ctx, originOf(request), provider),
     authTime: Math.floor(authTime.getTime() / 1000),
     sessionHash: row.session_hash,
+    amr: row.amr ? row.amr.split(" ") : undefined,
     family: randomUUID(),
     refresh: true,
     idToken: true,

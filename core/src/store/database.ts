@@ -262,6 +262,8 @@ export interface OAuth2DeviceCodesTable {
   user_id: number | null;
   session_hash: string | null;
   auth_time: NullableTimestamp;
+  /** The approving session's `amr` (space-separated), when known. */
+  amr: string | null;
   last_poll: NullableTimestamp;
   created: Timestamp;
   expires: Timestamp;

@@ -15,6 +15,7 @@ import { migration0014 } from "./0014_oauth2_tokens.ts";
 import { migration0015 } from "./0015_oauth2_grants.ts";
 import { migration0016 } from "./0016_proxy_sessions.ts";
 import { migration0017 } from "./0017_session_amr.ts";
+import { migration0018 } from "./0018_device_code_amr.ts";
 import type { StoreMigration } from "./types.ts";
 
 /** Every migration the code knows, in order. Append only; never edit one that has shipped. */
@@ -36,4 +37,5 @@ export const migrations: readonly StoreMigration[] = [
   migration0015,
   migration0016,
   migration0017,
+  migration0018,
 ];
