@@ -128,6 +128,11 @@ for (const backend of backendNames()) {
       const app = (await t.api("GET", "/api/v3/core/applications/directory/")).body;
       await post("/api/v3/policies/bindings/", { target: app.pk, group: admins.pk, order: 0 });
       expect((await asAnn()).body.access.passing).toBe(false);
+      const unknown = await t.api("GET", `/api/v3/outposts/ldap/${provider.pk}/check_access/?app_slug=nope`, {
+        token: null,
+        headers: { cookie: `authentik_session=${bind.cookie}` },
+      });
+      expect(unknown.status).toBe(404);
     });
   });
 }

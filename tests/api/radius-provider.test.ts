@@ -151,6 +151,15 @@ for (const backend of backendNames()) {
       expect(failed.access.messages[0]).toContain('property mapping "vlan" failed');
       const events = await t.api("GET", "/api/v3/events/events/?action=property_mapping_exception");
       expect(events.body.results[0].context.mapping.name).toBe("vlan");
+      const unknown = await t.api(
+        "GET",
+        `/api/v3/outposts/radius/${provider.pk}/check_access/?app_slug=nope`,
+        {
+          token: null,
+          headers: { cookie: `authentik_session=${client.cookie}` },
+        },
+      );
+      expect(unknown.status).toBe(404);
     });
   });
 }

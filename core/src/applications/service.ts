@@ -114,6 +114,26 @@ export async function checkApplicationAccess(
   return evaluateTarget(ctx, ctx.store.db, app.app_uuid, app.policy_engine_mode as PolicyEngineMode, request);
 }
 
+/**
+ * An outpost's check_access (LDAP, RADIUS): whether the request's user may use the application `slug`
+ * names, by its policies. No slug passes; an unknown one is a 404 with the caller's error code.
+ */
+export async function outpostAccess(
+  ctx: CoreContext,
+  slug: string | null,
+  request: PolicyRequest,
+  notFoundCode: string,
+): Promise<PolicyResult> {
+  if (!slug) return { passing: true, messages: [] };
+  const app = await ctx.store.db
+    .selectFrom("applications")
+    .selectAll()
+    .where("slug", "=", slug)
+    .executeTakeFirst();
+  if (!app) throw notFound(notFoundCode, "No Application matches the given query.");
+  return checkApplicationAccess(ctx, app, request);
+}
+
 export async function listApplications(
   ctx: CoreContext,
   params: URLSearchParams,

@@ -4,9 +4,9 @@
  */
 import { type Static, Type as t } from "@sinclair/typebox";
 import { Elysia } from "elysia";
-import { notFound, validationError } from "../../../shared/errors.ts";
+import { validationError } from "../../../shared/errors.ts";
 import { authenticated } from "../api/authenticated.ts";
-import { checkApplicationAccess } from "../applications/service.ts";
+import { outpostAccess } from "../applications/service.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { pairExists } from "../crypto/service.ts";
 import { hasPermission } from "../rbac/service.ts";
@@ -152,22 +152,16 @@ export function ldapOutpostController(ctx: CoreContext) {
       async ({ actor, meta, params, search }) => {
         const id = Number(intKey(params.id));
         const provider = await getLdapProvider(ctx.store.db, id);
-        const slug = search.get("app_slug");
-        const app = slug
-          ? await ctx.store.db
-              .selectFrom("applications")
-              .selectAll()
-              .where("slug", "=", slug)
-              .executeTakeFirst()
-          : undefined;
-        if (slug && !app) throw notFound("LP0011NoApplication", "No Application matches the given query.");
-        const access = app
-          ? await checkApplicationAccess(ctx, app, {
-              user: actor.user,
-              http: { ip: meta.ip, userAgent: meta.userAgent, path: meta.path },
-              context: {},
-            })
-          : { passing: true, messages: [] };
+        const access = await outpostAccess(
+          ctx,
+          search.get("app_slug"),
+          {
+            user: actor.user,
+            http: { ip: meta.ip, userAgent: meta.userAgent, path: meta.path },
+            context: {},
+          },
+          "LP0011NoApplication",
+        );
         return {
           has_search_permission: await hasPermission(
             ctx.store.db,

@@ -6,9 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { type Static, Type as t } from "@sinclair/typebox";
 import { Elysia } from "elysia";
-import { notFound, validationError } from "../../../shared/errors.ts";
+import { validationError } from "../../../shared/errors.ts";
 import { authenticated } from "../api/authenticated.ts";
-import { checkApplicationAccess } from "../applications/service.ts";
+import { outpostAccess } from "../applications/service.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { pairExists } from "../crypto/service.ts";
 import { fromJson } from "../store/codec.ts";
@@ -153,22 +153,16 @@ export function radiusOutpostController(ctx: CoreContext) {
       async ({ actor, meta, params, search }) => {
         const id = Number(intKey(params.id));
         const provider = await getRadiusProvider(ctx.store.db, id);
-        const slug = search.get("app_slug");
-        const app = slug
-          ? await ctx.store.db
-              .selectFrom("applications")
-              .selectAll()
-              .where("slug", "=", slug)
-              .executeTakeFirst()
-          : undefined;
-        if (slug && !app) throw notFound("RP0011NoApplication", "No Application matches the given query.");
-        const access = app
-          ? await checkApplicationAccess(ctx, app, {
-              user: actor.user,
-              http: { ip: meta.ip, userAgent: meta.userAgent, path: meta.path },
-              context: {},
-            })
-          : { passing: true, messages: [] };
+        const access = await outpostAccess(
+          ctx,
+          search.get("app_slug"),
+          {
+            user: actor.user,
+            http: { ip: meta.ip, userAgent: meta.userAgent, path: meta.path },
+            context: {},
+          },
+          "RP0011NoApplication",
+        );
         if (!access.passing)
           return { access: { passing: false, messages: access.messages, log_messages: [] }, attributes: "" };
         const reply = await radiusReplyAttributes(ctx, provider, radiusSettings(provider), actor.user, {
