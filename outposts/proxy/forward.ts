@@ -16,8 +16,8 @@ export type ForwardServer = "nginx" | "traefik" | "caddy" | "envoy";
 const PREFIX = "/outpost.goauthentik.io/auth";
 
 /** Which server an auth path is for (the legacy /auth: `?traefik` selects Traefik, else nginx). */
-export function forwardServer(path: string, search: URLSearchParams): ForwardServer | undefined {
-  if (path === PREFIX || path === `${PREFIX}/`) return search.has("traefik") ? "traefik" : "nginx";
+export function forwardServer(path: string, search: () => URLSearchParams): ForwardServer | undefined {
+  if (path === PREFIX || path === `${PREFIX}/`) return search().has("traefik") ? "traefik" : "nginx";
   if (path === `${PREFIX}/nginx`) return "nginx";
   if (path === `${PREFIX}/traefik`) return "traefik";
   if (path === `${PREFIX}/caddy`) return "caddy";
@@ -37,7 +37,6 @@ function parse(value: string): URL | undefined {
 /** The URL the user asked the reverse proxy for, or undefined when the headers are missing. */
 export function originalUrl(server: ForwardServer, request: Request, app: Application): URL | undefined {
   const h = request.headers;
-  const url = new URL(request.url);
   const proto = (h.get("x-forwarded-proto") ?? app.external.protocol.replace(":", "")).split(",")[0]?.trim();
   const host = h.get("x-forwarded-host") ?? h.get("host");
   if (server === "nginx") {
@@ -47,6 +46,7 @@ export function originalUrl(server: ForwardServer, request: Request, app: Applic
     return uri && host ? parse(`${proto}://${host}${uri.startsWith("/") ? uri : `/${uri}`}`) : undefined;
   }
   if (server === "envoy") {
+    const url = new URL(request.url);
     const rest = url.pathname.slice(`${PREFIX}/envoy`.length) || "/";
     return host ? parse(`${proto}://${host}${rest}${url.search}`) : undefined;
   }
@@ -84,16 +84,13 @@ export async function forwardAuth(
     return { response: new Response(null, { status: 200 }), outcome: "allowlisted" };
   const auth = await authenticate(app, request, deps);
   if (auth.ok) {
-    const { pairs, names } = prepareIdentity(app, auth.identity, deps.meta);
-    const agent = request.headers.get("user-agent");
+    const prepared = prepareIdentity(app, auth.identity, deps.meta);
+    prepared.headers ??= new Headers(prepared.pairs);
+    const response = new Response(null, { status: 200, headers: prepared.headers });
     // The client's User-Agent is passed back, over an identity header of that name.
-    const headers = agent
-      ? [
-          ...(names.has("user-agent") ? pairs.filter(([n]) => n.toLowerCase() !== "user-agent") : pairs),
-          ["user-agent", agent] as [string, string],
-        ]
-      : pairs;
-    return { response: new Response(null, { status: 200, headers }), outcome: "authenticated" };
+    const agent = request.headers.get("user-agent");
+    if (agent) response.headers.set("user-agent", agent);
+    return { response, outcome: "authenticated" };
   }
   switch (server) {
     case "nginx":

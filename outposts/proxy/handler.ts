@@ -155,7 +155,7 @@ async function outpostPath(
       deps.count("sign_out");
       return signOut(app, request, deps);
   }
-  const server = forwardServer(url.pathname, url.searchParams);
+  const server = forwardServer(url.pathname, () => url.searchParams);
   if (server) {
     const { response, outcome } = await forwardAuth(app, server, request, deps);
     deps.count(`forward_${outcome}`);

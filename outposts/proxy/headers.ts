@@ -98,6 +98,11 @@ export interface PreparedIdentity {
   names: Set<string>;
   /** The pairs as HTTP/1.1 header lines ("Name: value\r\n" each), for the upstream request's head. */
   lines: { text: string; ascii: boolean };
+  /**
+   * The pairs as a Headers object, made on first use (forward auth's answer): a Response copies one in
+   * a fraction of the time it takes to check the pairs again.
+   */
+  headers?: Headers;
 }
 
 interface Memo extends PreparedIdentity {

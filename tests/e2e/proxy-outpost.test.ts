@@ -443,6 +443,18 @@ describe("the proxy outpost against a real core", () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get("x-authentik-username")).toBe("alice");
     expect(ok.headers.get("x-authentik-meta-app")).toBe("fwd");
+    // The client's User-Agent comes back with each answer, and only with its own.
+    const ask = (agent: string) =>
+      get(nginx, undefined, {
+        host: "fwd.test",
+        "x-original-url": "http://fwd.test/a",
+        authorization: basic,
+        "user-agent": agent,
+      });
+    expect((await ask("first/1.0")).headers.get("user-agent")).toBe("first/1.0");
+    const second = await ask("second/2.0");
+    expect(second.headers.get("user-agent")).toBe("second/2.0");
+    expect(second.headers.get("x-authentik-username")).toBe("alice");
     const traefik = await get(`${base}/outpost.goauthentik.io/auth/traefik`, undefined, {
       host: "fwd.test",
       "x-forwarded-proto": "http",
