@@ -181,24 +181,28 @@ export class ResponseParser {
   }
 
   private readHead(text: string): void {
-    const lines = text.split("\r\n");
-    const status = STATUS_LINE.exec(lines[0] ?? "");
-    if (!status) throw new ProtocolError(`bad status line ${JSON.stringify((lines[0] ?? "").slice(0, 60))}`);
+    let eol = text.indexOf("\r\n");
+    if (eol < 0) eol = text.length;
+    const statusLine = text.slice(0, eol);
+    const status = STATUS_LINE.exec(statusLine);
+    if (!status) throw new ProtocolError(`bad status line ${JSON.stringify(statusLine.slice(0, 60))}`);
     const code = Number(status[2]);
     if (code === 101) throw new ProtocolError("101 Switching Protocols to a request that asked for none");
     // 100 Continue, 103 Early Hints…: interim answers, the final one follows.
     if (code < 200) return;
     const headers: [string, string][] = [];
-    const connection: string[] = [];
+    let connection: string[] | undefined;
     let length: string | undefined;
     let transferEncoding: string | undefined;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i] as string;
-      const colon = line.indexOf(":");
-      const name = colon > 0 ? line.slice(0, colon).toLowerCase() : "";
+    for (let at = eol + 2; at < text.length; at = eol + 2) {
+      eol = text.indexOf("\r\n", at);
+      if (eol < 0) eol = text.length;
+      const colon = text.indexOf(":", at);
+      const name = colon > at && colon < eol ? text.slice(at, colon).toLowerCase() : "";
       // Also refuses obsolete line folding (a line starting with a space) and "Name :" spellings.
-      if (!TOKEN.test(name)) throw new ProtocolError(`bad header line ${JSON.stringify(line.slice(0, 60))}`);
-      const value = line.slice(colon + 1).trim();
+      if (!TOKEN.test(name))
+        throw new ProtocolError(`bad header line ${JSON.stringify(text.slice(at, Math.min(eol, at + 60)))}`);
+      const value = text.slice(colon + 1, eol).trim();
       if (name === "content-length") {
         if (!DIGITS.test(value) || (length !== undefined && length !== value))
           throw new ProtocolError(`bad Content-Length ${JSON.stringify(value.slice(0, 30))}`);
@@ -207,14 +211,15 @@ export class ResponseParser {
         transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
         continue;
       } else if (name === "connection") {
+        connection ??= [];
         for (const token of value.split(",")) connection.push(token.trim().toLowerCase());
         continue;
       }
       if (!HOP.has(name)) headers.push([name, value]);
     }
-    this.reusable = status[1] === "1" && !connection.includes("close");
-    const named = connection.filter((n) => n !== "close" && n !== "keep-alive");
-    const kept = named.length > 0 ? headers.filter(([n]) => !named.includes(n)) : headers;
+    this.reusable = status[1] === "1" && !connection?.includes("close");
+    const named = connection?.filter((n) => n !== "close" && n !== "keep-alive");
+    const kept = named?.length ? headers.filter(([n]) => !named.includes(n)) : headers;
     const statusText = status[3] ?? "";
     const noBody = this.method === "HEAD" || code === 204 || code === 304;
     if (noBody) {
