@@ -413,6 +413,8 @@ class Exchange implements ResponseEvents {
     const conn = this.conn;
     if (!conn || this.failed || conn.exchange !== this) return;
     this.conn = undefined;
+    // Reading may have been paused for a slow client when the last chunk came: a pooled socket must read.
+    conn.socket?.resume();
     if (this.parser.keepAlive && !this.writing) release(conn);
     else {
       conn.exchange = undefined;

@@ -127,8 +127,9 @@ export class ProxyFixture {
   /**
    * Starts dist/gatehouse-proxy on `port` (a free one by default) and waits until it answers its ping
    * and the core lists one more healthy instance (its control channel is up, so SESSION_END reaches it).
+   * `env` adds settings (GATEHOUSE_PROXY__UPSTREAM_TIMEOUT, …) to its environment.
    */
-  async startOutpost(port?: number): Promise<OutpostProcess> {
+  async startOutpost(port?: number, env: Record<string, string> = {}): Promise<OutpostProcess> {
     const listen = port ?? (await freePort());
     const dir = mkdtempSync(join(tmpdir(), "gatehouse-proxy-e2e-"));
     this.dirs.push(dir);
@@ -145,6 +146,7 @@ export class ProxyFixture {
           GATEHOUSE_LISTEN__HTTPS: "127.0.0.1:0",
           GATEHOUSE_LISTEN__METRICS: "127.0.0.1:0",
           GATEHOUSE_LOG__LEVEL: "info",
+          ...env,
         },
         stdin: "ignore",
         stdout: "pipe",
