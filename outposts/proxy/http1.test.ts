@@ -97,6 +97,23 @@ function rawUpstream(answer: Answer): RawUpstream {
   return state;
 }
 
+/** An upstream that accepts connections and never answers; says whether the client closed its socket. */
+function silentUpstream(): { url: string; closed(): boolean } {
+  let closed = false;
+  const listener = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data() {},
+      close() {
+        closed = true;
+      },
+    },
+  });
+  upstreams.push(listener as unknown as (typeof upstreams)[number]);
+  return { url: `http://127.0.0.1:${listener.port}/`, closed: () => closed };
+}
+
 /** Requests complete in `received` (head, plus a Content-Length body). */
 function requestsIn(received: string): number {
   return received.split("\r\n\r\n").length - 1;
@@ -241,22 +258,11 @@ describe("the proxy outpost's HTTP/1.1 upstream client", () => {
   });
 
   test("an upstream that does not answer in time is an UpstreamTimeout, and its socket is dropped", async () => {
-    let closed = false;
-    const listener = Bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        data() {},
-        close() {
-          closed = true;
-        },
-      },
-    });
-    upstreams.push(listener as unknown as (typeof upstreams)[number]);
-    const pending = sendUpstream(request(`http://127.0.0.1:${listener.port}/`, { timeoutMs: 150 }));
+    const silent = silentUpstream();
+    const pending = sendUpstream(request(silent.url, { timeoutMs: 150 }));
     await expect(pending).rejects.toBeInstanceOf(UpstreamTimeout);
     await Bun.sleep(50);
-    expect(closed).toBe(true);
+    expect(silent.closed()).toBe(true);
   });
 
   test("an upload slower than the timeout is not cut off while its bytes keep moving", async () => {
@@ -304,25 +310,14 @@ describe("the proxy outpost's HTTP/1.1 upstream client", () => {
   });
 
   test("the client going away drops the upstream request", async () => {
-    let closed = false;
-    const listener = Bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        data() {},
-        close() {
-          closed = true;
-        },
-      },
-    });
-    upstreams.push(listener as unknown as (typeof upstreams)[number]);
+    const silent = silentUpstream();
     const abort = new AbortController();
-    const pending = sendUpstream(request(`http://127.0.0.1:${listener.port}/`, { signal: abort.signal }));
+    const pending = sendUpstream(request(silent.url, { signal: abort.signal }));
     await Bun.sleep(50);
     abort.abort(new Error("client gone"));
     await expect(pending).rejects.toThrow("client gone");
     await Bun.sleep(50);
-    expect(closed).toBe(true);
+    expect(silent.closed()).toBe(true);
   });
 
   test("a response with no body type is streamed (Bun would otherwise label it), with its bytes", async () => {

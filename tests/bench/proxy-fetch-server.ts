@@ -6,15 +6,7 @@
  *
  *   bun tests/bench/proxy-fetch-server.ts <upstream URL> [port]   → prints `listening http://127.0.0.1:PORT`
  */
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-];
+import { HOP_BY_HOP } from "./hop-by-hop.ts";
 
 const upstream = new URL(process.argv[2] ?? "");
 const server = Bun.serve({

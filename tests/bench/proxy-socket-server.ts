@@ -6,17 +6,10 @@
  *   bun tests/bench/proxy-socket-server.ts <upstream URL> [port]   → prints `listening http://127.0.0.1:PORT`
  */
 import { sendUpstream, upstreamOrigin } from "../../outposts/proxy/http1.ts";
+import { HOP_BY_HOP } from "./hop-by-hop.ts";
 
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-  "host",
-]);
+/** Not passed on: the connection's own headers, and Host (the upstream's is the origin's). */
+const NOT_PASSED = new Set([...HOP_BY_HOP, "host"]);
 
 const origin = upstreamOrigin(new URL(process.argv[2] ?? ""));
 const server = Bun.serve({
@@ -26,7 +19,7 @@ const server = Bun.serve({
     const url = new URL(req.url);
     const headers: [string, string][] = [];
     req.headers.forEach((value, name) => {
-      if (!HOP_BY_HOP.has(name)) headers.push([name, value]);
+      if (!NOT_PASSED.has(name)) headers.push([name, value]);
     });
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
     return sendUpstream({

@@ -21,6 +21,7 @@ import { Jar } from "../support/cookie-jar.ts";
 import { ADMIN_TOKEN, backendNames, startTestCore, type TestCore } from "../support/core.ts";
 import { FlowClient } from "../support/flow-client.ts";
 import { eventually } from "../support/polling.ts";
+import { createProxyProvider } from "../support/proxy-outpost.ts";
 
 for (const backend of backendNames()) {
   describe(`the embedded proxy outpost on the core's port (${backend})`, () => {
@@ -125,20 +126,8 @@ for (const backend of backendNames()) {
           },
         },
       });
-      const flow = async (slug: string) => (await t.api("GET", `/api/v3/flows/instances/${slug}/`)).body.pk;
-      const flows = {
-        authorization_flow: await flow("default-provider-authorization-implicit-consent"),
-        invalidation_flow: await flow("default-provider-invalidation-flow"),
-      };
-      const provider = async (name: string, body: Record<string, unknown>) => {
-        const res = await t.api("POST", "/api/v3/providers/proxy/", { body: { name, ...flows, ...body } });
-        expect(res.status, res.text).toBe(201);
-        const created = await t.api("POST", "/api/v3/core/applications/", {
-          body: { name, slug: name, provider: res.body.pk },
-        });
-        expect(created.status, created.text).toBe(201);
-        return res.body.pk as number;
-      };
+      const provider = async (name: string, body: Record<string, unknown>) =>
+        (await createProxyProvider(t, name, body)).pk;
       const internal = `http://127.0.0.1:${upstream.port}`;
       providers = [
         await provider("app", { mode: "proxy", external_host: app, internal_host: internal }),

@@ -22,6 +22,7 @@ import { startTestCore, type TestCore } from "../support/core.ts";
 import { FlowClient } from "../support/flow-client.ts";
 import { eventually } from "../support/polling.ts";
 import { freePort } from "../support/process.ts";
+import { createProxyProvider } from "../support/proxy-outpost.ts";
 
 describe("the proxy outpost against a real core", () => {
   let t: TestCore;
@@ -125,20 +126,7 @@ describe("the proxy outpost against a real core", () => {
         },
       },
     });
-    const flow = async (slug: string) => (await t.api("GET", `/api/v3/flows/instances/${slug}/`)).body.pk;
-    const flows = {
-      authorization_flow: await flow("default-provider-authorization-implicit-consent"),
-      invalidation_flow: await flow("default-provider-invalidation-flow"),
-    };
-    const provider = async (name: string, body: Record<string, unknown>) => {
-      const res = await t.api("POST", "/api/v3/providers/proxy/", { body: { name, ...flows, ...body } });
-      expect(res.status, res.text).toBe(201);
-      const app = await t.api("POST", "/api/v3/core/applications/", {
-        body: { name, slug: name, provider: res.body.pk },
-      });
-      expect(app.status, app.text).toBe(201);
-      return res.body as { pk: number; client_id: string };
-    };
+    const provider = (name: string, body: Record<string, unknown>) => createProxyProvider(t, name, body);
     proxyProvider = await provider("app", {
       mode: "proxy",
       external_host: base,

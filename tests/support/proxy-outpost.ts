@@ -34,6 +34,36 @@ export interface OutpostProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * A proxy provider made through the API, with an application of the same name. The flows are named by
+ * slug: implicit consent and the provider invalidation flow (which leaves the core session) by default.
+ */
+export async function createProxyProvider(
+  t: TestCore,
+  name: string,
+  body: Record<string, unknown>,
+  flows: { authorization?: string; invalidation?: string } = {},
+): Promise<ProxyProvider> {
+  const flow = async (slug: string) =>
+    (await t.api("GET", `/api/v3/flows/instances/${slug}/`)).body.pk as string;
+  const res = await t.api("POST", "/api/v3/providers/proxy/", {
+    body: {
+      name,
+      authorization_flow: await flow(
+        flows.authorization ?? "default-provider-authorization-implicit-consent",
+      ),
+      invalidation_flow: await flow(flows.invalidation ?? "default-provider-invalidation-flow"),
+      ...body,
+    },
+  });
+  expect(res.status, res.text).toBe(201);
+  const app = await t.api("POST", "/api/v3/core/applications/", {
+    body: { name, slug: name, provider: res.body.pk },
+  });
+  expect(app.status, app.text).toBe(201);
+  return { pk: res.body.pk, client_id: res.body.client_id, name };
+}
+
 export class ProxyFixture {
   outpostUuid = "";
   private outpostToken = "";
@@ -76,27 +106,15 @@ export class ProxyFixture {
    * (sign-out ends the session everywhere); the authorization flow is `authorization` (implicit consent
    * by default).
    */
-  async provider(
+  provider(
     name: string,
     body: Record<string, unknown>,
     authorization = "default-provider-authorization-implicit-consent",
   ): Promise<ProxyProvider> {
-    const flow = async (slug: string) =>
-      (await this.t.api("GET", `/api/v3/flows/instances/${slug}/`)).body.pk as string;
-    const res = await this.t.api("POST", "/api/v3/providers/proxy/", {
-      body: {
-        name,
-        authorization_flow: await flow(authorization),
-        invalidation_flow: await flow("default-invalidation-flow"),
-        ...body,
-      },
+    return createProxyProvider(this.t, name, body, {
+      authorization,
+      invalidation: "default-invalidation-flow",
     });
-    expect(res.status, res.text).toBe(201);
-    const app = await this.t.api("POST", "/api/v3/core/applications/", {
-      body: { name, slug: name, provider: res.body.pk },
-    });
-    expect(app.status, app.text).toBe(201);
-    return { pk: res.body.pk, client_id: res.body.client_id, name };
   }
 
   /** Creates the proxy outpost (first call) or sets the providers it serves. */

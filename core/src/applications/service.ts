@@ -7,6 +7,7 @@ import type { Selectable } from "kysely";
 import { notFound, validationError } from "../../../shared/errors.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
 import { boolParam, orderingParam } from "../api/query.ts";
+import type { RequestMeta } from "../api/request.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { evaluateTarget, type PolicyEngineMode } from "../policies/engine.ts";
 import type { PolicyRequest, PolicyResult } from "../policies/types.ts";
@@ -115,13 +116,15 @@ export async function checkApplicationAccess(
 }
 
 /**
- * An outpost's check_access (LDAP, RADIUS): whether the request's user may use the application `slug`
- * names, by its policies. No slug passes; an unknown one is a 404 with the caller's error code.
+ * An outpost's check_access (LDAP, RADIUS): whether `user`, asking in this request, may use the
+ * application `slug` names, by its policies. No slug passes; an unknown one is a 404 with the caller's
+ * error code.
  */
 export async function outpostAccess(
   ctx: CoreContext,
   slug: string | null,
-  request: PolicyRequest,
+  user: UserRow,
+  meta: RequestMeta,
   notFoundCode: string,
 ): Promise<PolicyResult> {
   if (!slug) return { passing: true, messages: [] };
@@ -131,7 +134,11 @@ export async function outpostAccess(
     .where("slug", "=", slug)
     .executeTakeFirst();
   if (!app) throw notFound(notFoundCode, "No Application matches the given query.");
-  return checkApplicationAccess(ctx, app, request);
+  return checkApplicationAccess(ctx, app, {
+    user,
+    http: { ip: meta.ip, userAgent: meta.userAgent, path: meta.path },
+    context: {},
+  });
 }
 
 export async function listApplications(

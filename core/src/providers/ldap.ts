@@ -155,11 +155,8 @@ export function ldapOutpostController(ctx: CoreContext) {
         const access = await outpostAccess(
           ctx,
           search.get("app_slug"),
-          {
-            user: actor.user,
-            http: { ip: meta.ip, userAgent: meta.userAgent, path: meta.path },
-            context: {},
-          },
+          actor.user,
+          meta,
           "LP0011NoApplication",
         );
         return {

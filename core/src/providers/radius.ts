@@ -156,11 +156,8 @@ export function radiusOutpostController(ctx: CoreContext) {
         const access = await outpostAccess(
           ctx,
           search.get("app_slug"),
-          {
-            user: actor.user,
-            http: { ip: meta.ip, userAgent: meta.userAgent, path: meta.path },
-            context: {},
-          },
+          actor.user,
+          meta,
           "RP0011NoApplication",
         );
         if (!access.passing)
