@@ -17,10 +17,10 @@ import { type EmbeddedOutposts, startEmbeddedOutposts } from "../../core/src/out
 import { SESSION_TTL_MS } from "../../outposts/proxy/session.ts";
 import { sha256Hex } from "../../shared/crypto.ts";
 import { memoryLogger } from "../../shared/log.ts";
-import { Jar } from "../support/cookie-jar.ts";
+import type { Jar } from "../support/cookie-jar.ts";
 import { ADMIN_TOKEN, backendNames, startTestCore, type TestCore } from "../support/core.ts";
-import { FlowClient } from "../support/flow-client.ts";
 import { eventually } from "../support/polling.ts";
+import { proxyLogin } from "../support/proxy-login.ts";
 import { createProxyProvider } from "../support/proxy-outpost.ts";
 
 for (const backend of backendNames()) {
@@ -167,38 +167,8 @@ for (const backend of backendNames()) {
       await t?.stop();
     });
 
-    async function login(): Promise<Jar> {
-      const jar = new Jar();
-      const client = new FlowClient((r) => t.core.app.handle(r));
-      await client.login("default-authentication-flow", "alice", "alice-password");
-      jar.cookies.set("authentik_session", client.cookie ?? "");
-      const first = await get(`${app}/private?x=1`, jar);
-      expect(first.status).toBe(302);
-      const start = first.headers.get("location") ?? "";
-      expect(start).toBe(
-        `${app}/outpost.goauthentik.io/start?rd=${encodeURIComponent(`${app}/private?x=1`)}`,
-      );
-      const toAuthorize = await get(start, jar);
-      expect(toAuthorize.status).toBe(302);
-      const authorize = new URL(toAuthorize.headers.get("location") ?? "");
-      expect(authorize.origin).toBe(core.url);
-      expect(authorize.pathname).toBe("/application/o/authorize/");
-      const toFlow = await get(authorize.href, jar);
-      expect(toFlow.status).toBe(302);
-      const slug = /^\/if\/flow\/([^/]+)\//.exec(
-        new URL(toFlow.headers.get("location") ?? "", core.url).pathname,
-      )?.[1];
-      expect(slug).toBeString();
-      client.cookie = jar.cookies.get("authentik_session");
-      const done = await client.get(slug as string);
-      expect(done.component).toBe("xak-flow-redirect");
-      expect(done.to).toStartWith(`${app}/outpost.goauthentik.io/callback?`);
-      const back = await get(done.to, jar);
-      expect(back.status, await back.clone().text()).toBe(302);
-      expect(back.headers.get("location")).toBe(`${app}/private?x=1`);
-      expect(jar.proxyCookie()).toBeString();
-      return jar;
-    }
+    const login = async () =>
+      (await proxyLogin({ t, coreUrl: core.url, appBase: app, get: (url, jar) => get(url, jar) })).jar;
 
     const seen = async (res: Response) => {
       expect(res.status).toBe(200);

@@ -19,9 +19,9 @@ import { type RunningOutpost, runOutpost } from "../../outposts/runtime/runtime.
 import { memoryLogger } from "../../shared/log.ts";
 import { Jar } from "../support/cookie-jar.ts";
 import { startTestCore, type TestCore } from "../support/core.ts";
-import { FlowClient } from "../support/flow-client.ts";
 import { eventually } from "../support/polling.ts";
 import { freePort } from "../support/process.ts";
+import { proxyLogin } from "../support/proxy-login.ts";
 import { createProxyProvider } from "../support/proxy-outpost.ts";
 
 describe("the proxy outpost against a real core", () => {
@@ -213,43 +213,8 @@ describe("the proxy outpost against a real core", () => {
     });
 
   /** A browser that signs in at the core, then follows the outpost's login to the app. */
-  /** The whole browser walk; `callbackOn` delivers the callback to another path (authentik's marker form). */
-  async function login(callbackOn?: string): Promise<{ jar: Jar; client: FlowClient }> {
-    const jar = new Jar();
-    const client = new FlowClient((r) => t.core.app.handle(r));
-    await client.login("default-authentication-flow", "alice", "alice-password");
-    jar.cookies.set("authentik_session", client.cookie ?? "");
-    const app = await get(`${base}/private?x=1`, jar);
-    expect(app.status).toBe(302);
-    const start = app.headers.get("location") ?? "";
-    expect(start).toBe(
-      `${base}/outpost.goauthentik.io/start?rd=${encodeURIComponent(`${base}/private?x=1`)}`,
-    );
-    const toAuthorize = await get(start, jar);
-    expect(toAuthorize.status).toBe(302);
-    const authorize = new URL(toAuthorize.headers.get("location") ?? "");
-    expect(authorize.pathname).toBe("/application/o/authorize/");
-    expect(authorize.searchParams.get("code_challenge_method")).toBe("S256");
-    const toFlow = await get(authorize.href, jar);
-    expect(toFlow.status).toBe(302);
-    const slug = /^\/if\/flow\/([^/]+)\//.exec(
-      new URL(toFlow.headers.get("location") ?? "", core.url).pathname,
-    )?.[1];
-    expect(slug).toBeString();
-    client.cookie = jar.cookies.get("authentik_session");
-    const done = await client.get(slug as string);
-    expect(done.component).toBe("xak-flow-redirect");
-    expect(done.to).toStartWith(`${base}/outpost.goauthentik.io/callback?`);
-    const callbackUrl = callbackOn ? `${base}${callbackOn}${new URL(done.to).search}` : done.to;
-    const back = await get(callbackUrl, jar);
-    expect(back.status, await back.clone().text()).toBe(302);
-    expect(back.headers.get("location")).toBe(`${base}/private?x=1`);
-    const setCookie = back.headers.getSetCookie().join("\n");
-    expect(setCookie).toMatch(/authentik_proxy_[0-9a-f]{8}=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+/);
-    expect(setCookie).toContain("HttpOnly");
-    expect(setCookie).toContain("SameSite=Lax");
-    return { jar, client };
-  }
+  const login = (callbackOn?: string) =>
+    proxyLogin({ t, coreUrl: core.url, appBase: base, get: (url, jar) => get(url, jar), callbackOn });
 
   const seen = async (res: Response) => {
     expect(res.status).toBe(200);
