@@ -22,6 +22,7 @@ import { ADMIN_TOKEN, backendNames, startTestCore, type TestCore } from "../supp
 import { eventually } from "../support/polling.ts";
 import { proxyLogin } from "../support/proxy-login.ts";
 import { createProxyProvider } from "../support/proxy-outpost.ts";
+import { firstReply } from "../support/websocket.ts";
 
 for (const backend of backendNames()) {
   describe(`the embedded proxy outpost on the core's port (${backend})`, () => {
@@ -206,17 +207,8 @@ for (const backend of backendNames()) {
 
     test("websockets are bridged through the core's port", async () => {
       const jar = await login();
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, {
-        headers: { host: `app.local.test:${port}`, cookie: jar.header() },
-      } as unknown as string[]);
-      const reply = await new Promise<string>((resolve, reject) => {
-        ws.onopen = () => ws.send("hi");
-        ws.onmessage = (e) => resolve(String(e.data));
-        ws.onerror = () => reject(new Error("websocket failed"));
-        ws.onclose = (e) => reject(new Error(`websocket closed ${e.code} ${e.reason}`));
-      });
-      ws.close();
-      expect(reply).toBe("echo:hi");
+      const headers = { host: `app.local.test:${port}`, cookie: jar.header() };
+      expect(await firstReply(`ws://127.0.0.1:${port}/ws`, headers, "hi")).toBe("echo:hi");
     });
 
     test("sign_out ends the session in the core and sends the browser to the end-session endpoint", async () => {

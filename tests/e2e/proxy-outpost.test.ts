@@ -23,6 +23,7 @@ import { eventually } from "../support/polling.ts";
 import { freePort } from "../support/process.ts";
 import { proxyLogin } from "../support/proxy-login.ts";
 import { createProxyProvider } from "../support/proxy-outpost.ts";
+import { firstReply } from "../support/websocket.ts";
 
 describe("the proxy outpost against a real core", () => {
   let t: TestCore;
@@ -529,16 +530,7 @@ describe("the proxy outpost against a real core", () => {
 
   test("websockets are bridged to the upstream for a signed-in user", async () => {
     const { jar } = await login();
-    const ws = new WebSocket(`ws://127.0.0.1:${outpostPort}/ws`, {
-      headers: { cookie: jar.header() },
-    } as unknown as string[]);
-    const reply = await new Promise<string>((resolve, reject) => {
-      ws.onopen = () => ws.send("hi");
-      ws.onmessage = (e) => resolve(String(e.data));
-      ws.onerror = () => reject(new Error("websocket failed"));
-      ws.onclose = (e) => reject(new Error(`websocket closed ${e.code} ${e.reason}`));
-    });
-    ws.close();
+    const reply = await firstReply(`ws://127.0.0.1:${outpostPort}/ws`, { cookie: jar.header() }, "hi");
     expect(reply).toBe("echo:hi");
   });
 

@@ -22,6 +22,7 @@ import {
 import { needTool } from "../support/tools.ts";
 import { type SeenRequest, startUpstream, type Upstream } from "../support/upstream.ts";
 import { WebClient } from "../support/web-client.ts";
+import { firstReply } from "../support/websocket.ts";
 
 const PROXY_COOKIE = /^authentik_proxy_[0-9a-f]{8}$/;
 /** How soon an ended session must be refused everywhere (the issue's acceptance). */
@@ -181,18 +182,11 @@ describe("proxy mode with two replicas of the compiled outpost", () => {
   test("a websocket echoes through the outpost for a signed-in browser, and not without one", async () => {
     const browser = await signIn(outpost.port);
     const echo = (headers: Record<string, string>) =>
-      new Promise<string>((resolve, reject) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${second.port}/ws`, {
-          headers: { host: appHost, ...headers },
-        } as unknown as string[]);
-        ws.onopen = () => ws.send("hello through the outpost");
-        ws.onmessage = (e) => {
-          resolve(String(e.data));
-          ws.close();
-        };
-        ws.onerror = () => reject(new Error("websocket failed"));
-        ws.onclose = (e) => reject(new Error(`websocket closed ${e.code}`));
-      });
+      firstReply(
+        `ws://127.0.0.1:${second.port}/ws`,
+        { host: appHost, ...headers },
+        "hello through the outpost",
+      );
     expect(await echo({ cookie: browser.cookieHeader(base) })).toBe("hello through the outpost");
     await expect(echo({})).rejects.toThrow("websocket");
   });
