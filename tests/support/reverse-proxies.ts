@@ -143,6 +143,7 @@ ${nginxIdentityHeaders()}
     server_name ${AUTH_HOST};
     location / {
       proxy_pass ${site.outpost};
+      proxy_redirect off;
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
