@@ -205,6 +205,48 @@ for (const backend of backendNames()) {
       expect(ok.headers.get("x-authentik-meta-app")).toBe("fwd");
     });
 
+    test("proxy mode takes a bearer token and an app password, and passes neither on", async () => {
+      const token = await t.api("POST", "/api/v3/core/tokens/", {
+        body: { identifier: "alice-proxy-app", intent: "app_password", user: alice, expiring: false },
+      });
+      expect(token.status, token.text).toBe(201);
+      const key = (await t.api("GET", "/api/v3/core/tokens/alice-proxy-app/view_key/")).body.key as string;
+      const clientId = (await t.api("GET", `/api/v3/providers/proxy/${providers[0]}/`)).body.client_id;
+      const issued = await fetch(`${core.url}/application/o/token/`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "client_credentials",
+          client_id: clientId,
+          username: "alice",
+          password: key,
+          scope: "openid profile email ak_proxy",
+        }),
+      });
+      const { access_token } = (await issued.json()) as { access_token: string };
+      expect(access_token).toBeString();
+      for (const authorization of [
+        `Bearer ${access_token}`,
+        `Basic ${Buffer.from(`alice:${key}`).toString("base64")}`,
+      ]) {
+        const body = await seen(await get(`${app}/api`, undefined, { authorization }));
+        expect(body.headers["x-authentik-username"]).toBe("alice");
+        expect(body.headers.authorization).toBeUndefined();
+      }
+      const wrong = `Basic ${Buffer.from("alice:wrong").toString("base64")}`;
+      expect((await get(`${app}/api`, undefined, { authorization: wrong })).status).toBe(302);
+    });
+
+    test("a restarted embedded outpost keeps the browser signed in (sessions live in the store)", async () => {
+      const jar = await login();
+      expect((await get(`${app}/private`, jar)).status).toBe(200);
+      await embedded?.stop();
+      embedded = await startEmbeddedOutposts(t.core.ctx, core.url, log, core.embeddedProxy);
+      await connected();
+      const body = await seen(await get(`${app}/private?after=restart`, jar));
+      expect(body.headers["x-authentik-username"]).toBe("alice");
+    });
+
     test("websockets are bridged through the core's port", async () => {
       const jar = await login();
       const headers = { host: `app.local.test:${port}`, cookie: jar.header() };
