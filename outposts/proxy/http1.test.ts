@@ -1,6 +1,7 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import type { TCPSocketListener } from "bun";
+import { eventually } from "../../tests/support/polling.ts";
 import {
   closeIdleConnections,
   ProtocolError,
@@ -263,6 +264,47 @@ describe("the proxy outpost's HTTP/1.1 upstream client", () => {
     await expect(pending).rejects.toBeInstanceOf(UpstreamTimeout);
     await Bun.sleep(50);
     expect(silent.closed()).toBe(true);
+  });
+
+  test("an answer that comes before the whole body is passed on; the rest of the body and the socket go", async () => {
+    let upstreamClosed = false;
+    let answered = false;
+    const listener = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(socket) {
+          // Answers at the first bytes and reads on without end, as an app refusing an upload might.
+          if (answered) return;
+          answered = true;
+          socket.write(
+            "HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\ntoo big\n",
+          );
+        },
+        close() {
+          upstreamClosed = true;
+        },
+      },
+    });
+    upstreams.push(listener as unknown as (typeof upstreams)[number]);
+    let cancelled = false;
+    const endless = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        await Bun.sleep(5);
+        c.enqueue(new Uint8Array(1024));
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const res = await sendUpstream(
+      request(`http://127.0.0.1:${listener.port}/upload`, { method: "POST", body: endless }),
+    );
+    expect(res.status).toBe(413);
+    expect(await res.text()).toBe("too big\n");
+    await eventually("the body and the socket to be dropped", async () =>
+      cancelled && upstreamClosed ? true : undefined,
+    );
   });
 
   test("an upload slower than the timeout is not cut off while its bytes keep moving", async () => {

@@ -274,7 +274,10 @@ class Exchange implements ResponseEvents {
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        if (this.failed) return;
+        if (this.failed) {
+          await reader.cancel().catch(() => {});
+          return;
+        }
         if (done) break;
         if (value.byteLength === 0) continue;
         if (chunked) await this.write(Buffer.from(`${value.byteLength.toString(16)}\r\n`, "latin1"));
@@ -405,8 +408,23 @@ class Exchange implements ResponseEvents {
       this.stream.close();
       this.stream = undefined;
     }
-    if (this.bodySent) this.release();
-    // Otherwise sendBody releases once the request body is out (or the socket is dropped on error).
+    if (this.bodySent) {
+      this.release();
+      return;
+    }
+    // The upstream answered before taking the whole body (a 413, a 401): it may never read the rest,
+    // and the socket could wait on it forever. The answer stands; the rest of the body and the socket go
+    // (RFC 9112 §9.6).
+    this.failed = true;
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn) {
+      conn.exchange = undefined;
+      conn.socket?.terminate();
+    }
+    const writing = this.writing;
+    this.writing = undefined;
+    writing?.reject(new ProtocolError("the upstream answered before the request body was sent"));
   }
 
   private release(): void {
