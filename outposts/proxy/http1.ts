@@ -2,8 +2,8 @@
  * Proxy mode's HTTP/1.1 client: one request to internal_host over a pooled keep-alive socket
  * (`Bun.connect`, TLS for https), the head written here and the answer read by ResponseParser on the
  * event loop. Bun's `fetch` hands every request to its own HTTP thread and back; doing the same work on
- * the loop measured ≈1.6× the requests per second (tests/bench/proxy.bench.ts), which is why the outpost
- * does not use it for this leg.
+ * the loop measured ≈0.7× the CPU per request and 1.06–1.13× the rate (tests/bench/proxy.bench.ts),
+ * which is why the outpost does not use `fetch` for this leg.
  *
  * Bodies stream both ways with backpressure: the request body is written as the client sends it
  * (chunked when it has no length), and the response body, unless it arrived whole with its head, is a
