@@ -21,8 +21,10 @@ const TOKEN_USERNAME = "goauthentik.io/token";
 export interface AuthDeps {
   sessions: SessionStore;
   headers: TtlCache<Identity | null>;
-  /** Header identities the core confirmed in the last STALE_GRACE_MS, for when it cannot be reached. */
+  /** Header identities the core confirmed in the last `graceMs`, for when it cannot be reached. */
   confirmedHeaders?: TtlCache<Identity>;
+  /** How long those pass while the core cannot be reached (STALE_GRACE_MS by default; 0: not at all). */
+  graceMs?: number;
   backchannel: BackchannelOptions;
   now: () => number;
   log: Logger;
@@ -69,7 +71,8 @@ export async function authenticate(app: Application, request: Request, deps: Aut
     });
   }
   deps.headers.set(key, identity ?? null, identity ? HEADER_TTL_MS : HEADER_FAILURE_TTL_MS);
-  if (identity) deps.confirmedHeaders?.set(key, identity, STALE_GRACE_MS);
+  const graceMs = deps.graceMs ?? STALE_GRACE_MS;
+  if (identity && graceMs > 0) deps.confirmedHeaders?.set(key, identity, graceMs);
   return identity ? { ok: true, identity, via } : { ok: false };
 }
 

@@ -22,7 +22,7 @@ import {
   startProxyServer,
   type Upgrader,
 } from "./server.ts";
-import { SessionStore } from "./session.ts";
+import { SESSION_TTL_MS, SessionStore, STALE_GRACE_MS } from "./session.ts";
 import { TtlCache } from "./ttl-cache.ts";
 
 export interface ProxyOutpostConfig {
@@ -42,6 +42,8 @@ export interface ProxyKindOptions {
   listen: Listen | null;
   listenTls?: Listen;
   upstreamTimeoutMs?: number;
+  /** How long what the core confirmed still passes while the core cannot be reached (STALE_GRACE_MS). */
+  sessionGraceMs?: number;
   now?: () => number;
   /**
    * Embedded in the core: browsers reach the core at the outpost's `authentik_host_browser` or
@@ -71,10 +73,16 @@ export function proxyKind(options: ProxyKindOptions): ProxyKind {
   let requests: Counter<"outcome"> | undefined;
   let selfSigned: Certificate | undefined;
   let handlers: ProxyHandlers | undefined;
-  const sessions = new SessionStore(() => {
-    if (!api) throw new Error("the outpost has not started");
-    return api;
-  }, now);
+  const graceMs = options.sessionGraceMs ?? STALE_GRACE_MS;
+  const sessions = new SessionStore(
+    () => {
+      if (!api) throw new Error("the outpost has not started");
+      return api;
+    },
+    now,
+    SESSION_TTL_MS,
+    graceMs,
+  );
   const headers = headerCache(now);
   const confirmedHeaders = new TtlCache<Identity>(20_000, now);
   const forgetHeaders = () => {
@@ -138,6 +146,7 @@ export function proxyKind(options: ProxyKindOptions): ProxyKind {
         sessions,
         headers,
         confirmedHeaders,
+        graceMs,
         backchannel: { insecure: options.insecure },
         now,
         log: ctx.log,

@@ -8,6 +8,12 @@ const settings = {
   "listen.http": listen("0.0.0.0:9000", "Address of the HTTP listener."),
   "listen.https": listen("0.0.0.0:9443", "Address of the HTTPS listener (certificates by SNI)."),
   "proxy.upstream_timeout": int(60, "Seconds an upstream may take to start answering (then 504).", 1, 3600),
+  "proxy.session_grace": int(
+    900,
+    "Seconds a session or credential the core confirmed still passes while the core cannot be reached (0: none).",
+    0,
+    86_400,
+  ),
 };
 
 outpostMain("gatehouse-proxy", settings, (config) =>
@@ -18,5 +24,6 @@ outpostMain("gatehouse-proxy", settings, (config) =>
     listen: parseListen(config["listen.http"]) ?? { hostname: "0.0.0.0", port: 9000 },
     listenTls: parseListen(config["listen.https"]) ?? { hostname: "0.0.0.0", port: 9443 },
     upstreamTimeoutMs: config["proxy.upstream_timeout"] * 1000,
+    sessionGraceMs: config["proxy.session_grace"] * 1000,
   }),
 );

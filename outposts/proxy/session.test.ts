@@ -95,6 +95,21 @@ describe("the session cache in front of the core", () => {
     expect(await store.find(1, "cookie-4")).toBeDefined();
   });
 
+  test("with no grace (proxy.session_grace 0), nothing passes while the core is away", async () => {
+    const core = fakeCore("cookie-7");
+    let now = Date.now();
+    const store = new SessionStore(
+      () => core.api,
+      () => now,
+      5_000,
+      0,
+    );
+    expect(await store.find(1, "cookie-7")).toBeDefined();
+    core.away();
+    now += 6_000;
+    await expect(store.find(1, "cookie-7")).rejects.toBeInstanceOf(CoreUnavailable);
+  });
+
   test("a session the core deleted or ended is not brought back while the core is away", async () => {
     const deleted = fakeCore("cookie-5");
     let now = Date.now();

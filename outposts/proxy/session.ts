@@ -6,7 +6,7 @@
  * for an ended session is not cached.
  *
  * When the core cannot be reached (a restart, an upgrade, a network cut), a session the outpost saw
- * live in the last STALE_GRACE_MS is still honoured, until its own expiry, so signed-in users keep
+ * live in the last grace period (proxy.session_grace, STALE_GRACE_MS by default) is still honoured, until its own expiry, so signed-in users keep
  * working; a session it never saw gets CoreUnavailable (a 503 page), never a guess.
  */
 import { sha256Hex } from "../../shared/crypto.ts";
@@ -47,6 +47,8 @@ export class SessionStore {
     private readonly api: () => ApiClient,
     private readonly now: () => number = Date.now,
     private readonly ttlMs = SESSION_TTL_MS,
+    /** How long a session the core confirmed still passes while the core cannot be reached. */
+    private readonly graceMs = STALE_GRACE_MS,
   ) {
     this.cache = new TtlCache(MAX_SESSIONS, now);
     this.ended = new TtlCache(MAX_SESSIONS, now);
@@ -83,7 +85,7 @@ export class SessionStore {
     const identity = this.identity(session, cookieValue);
     if (!identity?.sid || !this.ended.has(identity.sid)) {
       this.cache.set(cookieValue, identity, this.ttlMs);
-      if (identity) this.confirmed.set(cookieValue, identity, STALE_GRACE_MS);
+      if (identity && this.graceMs > 0) this.confirmed.set(cookieValue, identity, this.graceMs);
     }
     return identity;
   }
@@ -120,7 +122,7 @@ export class SessionStore {
     const identity = this.identity(session, cookieValue);
     if (!identity) throw new Error("the core returned a session this outpost cannot open");
     this.cache.set(cookieValue, identity, this.ttlMs);
-    this.confirmed.set(cookieValue, identity, STALE_GRACE_MS);
+    if (this.graceMs > 0) this.confirmed.set(cookieValue, identity, this.graceMs);
     return identity;
   }
 
