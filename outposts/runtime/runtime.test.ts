@@ -130,6 +130,17 @@ describe("outpost runtime against a real core", () => {
     expect(ping.status).toBe(204);
     const metrics = await (await fetch(`http://127.0.0.1:${running.metricsPort}/metrics`)).text();
     expect(metrics).toMatch(/^gatehouse_outpost_connection 1$/m);
+    // authentik's own gauges, with its labels, for dashboards and alerts written for its outposts.
+    const sample = (name: string) => {
+      const line = metrics.split("\n").find((l) => l.startsWith(`${name}{`)) ?? "";
+      const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      return { labels, value: Number(line.slice(line.lastIndexOf(" ") + 1)) };
+    };
+    const ids = { outpost_name: "probe", outpost_type: "ldap", uuid: outpost.pk };
+    expect(sample("authentik_outpost_connection")).toEqual({ labels: ids, value: 1 });
+    expect(sample("authentik_outpost_info").labels).toMatchObject({ ...ids, build: "" });
+    expect(sample("authentik_outpost_info").labels.version).toBeString();
+    expect(sample("authentik_outpost_last_update").value).toBeGreaterThan(Date.now() / 1000 - 60);
     await running.stop();
   });
 

@@ -57,6 +57,13 @@ export interface OutpostRuntimeContext {
   online(): boolean;
 }
 
+/** The labels authentik's outposts put on their connection, info and last-update gauges. */
+interface AuthentikLabels {
+  outpost_name: string;
+  outpost_type: string;
+  uuid: string;
+}
+
 interface Cached<C> {
   outpost: OutpostInstance;
   config: C;
@@ -148,6 +155,22 @@ export async function runOutpost<C>(
       this.set(process.memoryUsage().rss);
     },
   });
+  // authentik's own names and labels too, so dashboards and alerts written for its outposts work.
+  const state = { labels: undefined as AuthentikLabels | undefined, connected: 0, updated: 0 };
+  const authentikGauge = (name: string, help: string, value: () => number, withVersion: boolean) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["outpost_name", "outpost_type", "uuid", "version", "build"] as const,
+      registers: [registry],
+      collect() {
+        if (!state.labels) return;
+        this.set(withVersion ? { ...state.labels, version: VERSION, build: "" } : state.labels, value());
+      },
+    });
+  authentikGauge("authentik_outpost_info", "Outpost info", () => 1, true);
+  authentikGauge("authentik_outpost_last_update", "Time of last update", () => state.updated, true);
+  authentikGauge("authentik_outpost_connection", "Connection status", () => state.connected, false);
   kind.registerMetrics?.(registry);
 
   let online = false;
@@ -185,9 +208,14 @@ export async function runOutpost<C>(
     }
   }
   const outpost = current.outpost;
+  state.labels = { outpost_name: outpost.name, outpost_type: kind.type, uuid: outpost.pk };
   const ctx: OutpostRuntimeContext = { log, api, online: () => online };
   await kind.start(current.config, ctx);
-  lastUpdate.set(Date.now() / 1000);
+  const updated = () => {
+    state.updated = Date.now() / 1000;
+    lastUpdate.set(state.updated);
+  };
+  updated();
 
   let refreshing: Promise<boolean> | undefined;
   const refresh = (): Promise<boolean> => {
@@ -199,7 +227,7 @@ export async function runOutpost<C>(
         updates.inc({ kind: "full" });
         saveCache(cacheFile, next);
         online = true;
-        lastUpdate.set(Date.now() / 1000);
+        updated();
         log.info("configuration refreshed", { outpost: outpost.name });
         return true;
       } catch (err) {
@@ -237,7 +265,7 @@ export async function runOutpost<C>(
         await kind.refresh(next);
         saveCache(cacheFile, current);
         updates.inc({ kind: "partial" });
-        lastUpdate.set(Date.now() / 1000);
+        updated();
       } catch (err) {
         log.warn("partial update failed; refetching everything", { error: (err as Error).message });
         setTimeout(() => void refresh(), reloadOffset);
@@ -264,7 +292,10 @@ export async function runOutpost<C>(
       },
       sessionEnd: (id) => kind.sessionEnd?.(id),
       providerSpecific: (args) => kind.providerSpecific?.(args),
-      connectionChanged: (up) => connection.set(up ? 1 : 0),
+      connectionChanged: (up) => {
+        state.connected = up ? 1 : 0;
+        connection.set(state.connected);
+      },
     },
   });
   channel.start();
