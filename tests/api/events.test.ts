@@ -158,7 +158,7 @@ for (const backend of backendNames()) {
       expect(pks([...page1.body.results, ...page2.body.results])).toEqual([third.pk, second.pk, first.pk]);
     });
 
-    test("filters: action, actions (repeated or comma-separated), client_ip, username", async () => {
+    test("filters: action (any part), actions (exact; repeated or comma-separated), client_ip, username", async () => {
       const alpha = await postEvent({ action: "custom_alpha", app: "f", client_ip: "192.0.2.1" });
       const beta = await postEvent({ action: "custom_beta", app: "f", client_ip: "192.0.2.2" });
       const gamma = await postEvent({
@@ -168,8 +168,12 @@ for (const backend of backendNames()) {
         user: { pk: 77, username: "filter-user", email: "" },
       });
 
+      // `action` matches any part of the action, case-insensitively, as authentik's filter does.
       expect(pks(await list("action=custom_alpha"))).toEqual([alpha.pk]);
-      expect(await list("action=custom_alp")).toEqual([]);
+      expect(pks(await list("action=ALP"))).toEqual([alpha.pk]);
+      expect(pks(await list("action=CUSTOM_B"))).toEqual([beta.pk]);
+      expect(pks(await list("action=mm&client_ip=192.0.2.1"))).toEqual([gamma.pk]);
+      expect(await list("action=custom_delta")).toEqual([]);
       expect(pks(await list("actions=custom_alpha&actions=custom_beta"))).toEqual([beta.pk, alpha.pk]);
       expect(pks(await list("actions=custom_alpha,custom_gamma"))).toEqual([gamma.pk, alpha.pk]);
       expect(pks(await list("actions=custom_alpha&actions=custom_beta,custom_gamma"))).toEqual([

@@ -78,7 +78,7 @@ for (const backend of backendNames()) {
       expect(done.component).toBe("xak-flow-redirect");
       const events = await t.api(
         "GET",
-        "/api/v3/events/events/?action=login&username=carol&ordering=-created",
+        "/api/v3/events/events/?actions=login&username=carol&ordering=-created",
       );
       expect(events.body.results[0].context.auth_method).toBe("auth_mfa");
       // The session remembers how (OIDC amr): a password and a one-time code.

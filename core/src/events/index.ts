@@ -40,8 +40,10 @@ async function listEvents(
   if (onlyUserId !== undefined) {
     q = q.where(sql<string>`cast(${jsonText(kind, "user", "pk")} as text)`, "=", String(onlyUserId));
   }
+  // As authentik's EventsFilter: `action` matches any part of the action, case-insensitively (so
+  // action=login also finds login_failed); `actions` names exact ones.
   const action = params.get("action");
-  if (action) q = q.where("action", "=", action);
+  if (action) q = q.where(containsText(kind, "action", action));
   const actions = listParam(params, "actions");
   if (actions.length > 0) q = q.where("action", "in", actions);
   const ip = params.get("client_ip");
