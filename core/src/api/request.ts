@@ -35,8 +35,16 @@ export function requestMeta(request: Request): RequestMeta {
   return meta;
 }
 
+/**
+ * A request's query. A parameter given an empty value (`?name=`) is left out, as django-filter ignores
+ * a filter with an empty value in authentik: such a filter narrows nothing, rather than matching "".
+ */
 export function searchParams(request: Request): URLSearchParams {
   const url = request.url;
   const q = url.indexOf("?");
-  return new URLSearchParams(q === -1 ? "" : url.slice(q + 1));
+  if (q === -1) return new URLSearchParams();
+  const params = new URLSearchParams(url.slice(q + 1));
+  for (const value of params.values())
+    if (value === "") return new URLSearchParams([...params].filter(([, v]) => v !== ""));
+  return params;
 }

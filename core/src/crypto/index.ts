@@ -46,6 +46,9 @@ const modelRef = (row: PairRow) => ({
 });
 
 /** A PEM file as authentik sends it: application/x-pem-file, as an attachment named after the pair. */
+/** `?download`, a flag by its presence alone (the filtered `search` leaves out empty values). */
+const wantsDownload = (request: Request) => new URL(request.url).searchParams.has("download");
+
 function pemDownload(name: string, suffix: string, data: string): Response {
   const safe = name.replace(/[^\w.@ -]/g, "_");
   return new Response(data, {
@@ -190,22 +193,22 @@ export function certificatesController(ctx: CoreContext) {
       )
       .get(
         "/:kp_uuid/view_certificate/",
-        async ({ actor, meta, params, search }) => {
+        async ({ actor, meta, params, request }) => {
           const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
           await mayRead(actor, row);
           await viewed(actor, meta, row, "certificate");
-          if (search.has("download")) return pemDownload(row.name, "certificate", row.certificate_data);
+          if (wantsDownload(request)) return pemDownload(row.name, "certificate", row.certificate_data);
           return { data: row.certificate_data };
         },
         op("view_certificate_retrieve", "CertificateData"),
       )
       .get(
         "/:kp_uuid/view_private_key/",
-        async ({ actor, meta, params, search }) => {
+        async ({ actor, meta, params, request }) => {
           const row = await getPair(ctx.store.db, uuidKey(params.kp_uuid));
           await mayRead(actor, row);
           await viewed(actor, meta, row, "private_key");
-          if (search.has("download")) return pemDownload(row.name, "private_key", row.key_data);
+          if (wantsDownload(request)) return pemDownload(row.name, "private_key", row.key_data);
           return { data: row.key_data };
         },
         op("view_private_key_retrieve", "CertificateData"),
