@@ -113,6 +113,48 @@ for (const backend of backendNames()) {
       expect(await search("axb")).toEqual(["AXB-upper", "axb"]);
     });
 
+    test("attributes filters users and groups by JSON values, nested keys joined by __", async () => {
+      const it = await t.api("POST", "/api/v3/core/users/", {
+        body: {
+          username: "attr-it",
+          name: "Attr",
+          attributes: { department: "it", level: 3, flag: true, nested: { a: "b" }, tags: ["x", "y"] },
+        },
+      });
+      expect(it.status, it.text).toBe(201);
+      await t.api("POST", "/api/v3/core/users/", {
+        body: { username: "attr-hr", name: "Attr", attributes: { department: "hr", level: "3" } },
+      });
+      const users = async (filter: unknown) => {
+        const q = encodeURIComponent(JSON.stringify(filter));
+        const res = await t.api("GET", `/api/v3/core/users/?attributes=${q}&ordering=username`);
+        expect(res.status, res.text).toBe(200);
+        return res.body.results.map((u: { username: string }) => u.username);
+      };
+      expect(await users({ department: "it" })).toEqual(["attr-it"]);
+      expect(await users({ level: 3 })).toEqual(["attr-it"]);
+      expect(await users({ level: "3" })).toEqual(["attr-hr"]);
+      expect(await users({ flag: true })).toEqual(["attr-it"]);
+      expect(await users({ nested__a: "b" })).toEqual(["attr-it"]);
+      expect(await users({ tags: ["x", "y"] })).toEqual(["attr-it"]);
+      expect(await users({ department: "it", level: 4 })).toEqual([]);
+      expect(await users({ "department'; drop table users; --": "it" })).toEqual([]);
+      for (const bad of ["not json", "[1]", '{"a__":1}']) {
+        const res = await t.api("GET", `/api/v3/core/users/?attributes=${encodeURIComponent(bad)}`);
+        expect(res.status, bad).toBe(400);
+        expect(res.body.attributes[0]).toStartWith("filter:");
+      }
+      const group = await t.api("POST", "/api/v3/core/groups/", {
+        body: { name: "attr-team", attributes: { team: { colour: "blue" } } },
+      });
+      expect(group.status, group.text).toBe(201);
+      const groups = await t.api(
+        "GET",
+        `/api/v3/core/groups/?attributes=${encodeURIComponent('{"team__colour":"blue"}')}`,
+      );
+      expect(groups.body.results.map((g: { name: string }) => g.name)).toEqual(["attr-team"]);
+    });
+
     test("a filter given an empty value narrows nothing, as django-filter ignores it", async () => {
       const all = (await t.api("GET", "/api/v3/core/users/?page_size=100")).body.pagination.count as number;
       for (const query of ["username=", "name=&username=", "is_active=", "search=&ordering="]) {

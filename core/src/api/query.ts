@@ -1,6 +1,38 @@
 /** Query-string helpers: booleans, repeated filters and DRF-style `ordering`. */
 import { validationError } from "../../../shared/errors.ts";
 
+/** A JSON path key that cannot be used: empty, or with a quote, backslash or control character in it. */
+const unusableKey = (key: string) =>
+  key === "" || [...key].some((c) => c === '"' || c === "\\" || c.charCodeAt(0) < 32);
+
+/**
+ * authentik's `attributes` filter (users, groups): a JSON object whose keys are attribute paths, nested
+ * keys joined by "__" as in Django lookups, and whose values must equal the attribute's. Undefined when
+ * absent; a 400 when it is not a JSON object or a key is unusable.
+ */
+export function attributesParam(params: URLSearchParams): { path: string[]; value: unknown }[] | undefined {
+  const raw = params.get("attributes");
+  if (raw === null) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw validationError("API0022AttributesNotJson", { attributes: ["filter: failed to parse JSON"] });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw validationError("API0023AttributesNotMapping", {
+      attributes: ["filter: value must be key:value mapping"],
+    });
+  return Object.entries(parsed).map(([key, value]) => {
+    const path = key.split("__");
+    if (path.some(unusableKey))
+      throw validationError("API0024AttributesKey", {
+        attributes: [`filter: unusable key ${JSON.stringify(key)}`],
+      });
+    return { path, value };
+  });
+}
+
 export function boolParam(params: URLSearchParams, name: string): boolean | undefined {
   const raw = params.get(name);
   if (raw === null || raw === "") return undefined;

@@ -1,11 +1,11 @@
 /** Groups: several parents per group (cycles refused), members, and authentik's list filters. */
 import { notFound, validationError } from "../../../shared/errors.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
-import { boolParam, intListParam, listParam, orderingParam } from "../api/query.ts";
+import { attributesParam, boolParam, intListParam, listParam, orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { resolveRoles, rolesOf, setGroupRoles } from "../rbac/service.ts";
 import { asJson, fromJson, toBool } from "../store/codec.ts";
-import { containsText } from "../store/search.ts";
+import { containsText, jsonEquals } from "../store/search.ts";
 import { type PartialUserOut, partialUser } from "../users/serialize.ts";
 import { descendantIds, type GroupRow, groupIdsByUuid } from "./membership.ts";
 import type { GroupRequest } from "./model.ts";
@@ -142,6 +142,8 @@ export async function listGroups(
   }
   const name = params.get("name");
   if (name !== null) q = q.where("g.name", "=", name);
+  for (const { path, value } of attributesParam(params) ?? [])
+    q = q.where(jsonEquals(ctx.store.kind, "g.attributes", path, value));
   const su = boolParam(params, "is_superuser");
   if (su !== undefined) q = q.where("g.is_superuser", "=", su);
   const memberPks = intListParam(params, "members_by_pk");

@@ -22,6 +22,28 @@ export function jsonText(kind: StoreKind, column: string, key: string): RawBuild
     : sql<string>`json_extract(${sql.ref(column)}, ${sql.lit(`$.${key}`)})`;
 }
 
+/**
+ * A JSON column's value at `path` (keys, outermost first) equals `value`, as JSON: Django's
+ * `attributes__a__b=value`. Keys and value are bound, never spliced into the SQL.
+ */
+export function jsonEquals(
+  kind: StoreKind,
+  column: string,
+  path: string[],
+  value: unknown,
+): RawBuilder<boolean> {
+  const json = JSON.stringify(value);
+  if (kind === "postgres") {
+    const keys = sql.join(path.map((key) => sql`${key}`));
+    // Bound as text and parsed by PostgreSQL: bound as jsonb, the driver would encode the JSON again.
+    return sql<boolean>`jsonb_extract_path(${sql.ref(column)}, ${keys}) = cast(cast(${json} as text) as jsonb)`;
+  }
+  // SQLite: a path of quoted keys; json_extract gives both sides the same SQL type (text, number, 0/1,
+  // or minified JSON for objects and arrays).
+  const jsonPath = `$${path.map((key) => `."${key}"`).join("")}`;
+  return sql<boolean>`json_extract(${sql.ref(column)}, ${jsonPath}) = json_extract(${json}, '$')`;
+}
+
 /** True for a unique-constraint violation; `column` names the column when the back end says. */
 export function uniqueViolation(err: unknown): { column: string | undefined } | undefined {
   const e = err as { code?: string; constraint_name?: string; message?: string };

@@ -2,13 +2,13 @@
 import { sql } from "kysely";
 import { notFound, validationError } from "../../../shared/errors.ts";
 import { type PageRequest, type Paginated, paginate } from "../api/pagination.ts";
-import { boolParam, intListParam, listParam, orderingParam } from "../api/query.ts";
+import { attributesParam, boolParam, intListParam, listParam, orderingParam } from "../api/query.ts";
 import type { CoreContext, Db } from "../context.ts";
 import { groupIdsByUuid, superuserGroupIds } from "../groups/membership.ts";
 import { resolveRoles, setUserRoles } from "../rbac/service.ts";
 import { endSessions } from "../sessions/service.ts";
 import { asJson } from "../store/codec.ts";
-import { containsText } from "../store/search.ts";
+import { containsText, jsonEquals } from "../store/search.ts";
 import type { UserRequest, UserType } from "./model.ts";
 import { serializeUsers, type UserOut, type UserRow } from "./serialize.ts";
 
@@ -60,6 +60,8 @@ export async function listUsers(
     const v = params.get(field);
     if (v !== null) q = q.where(`users.${field}`, "=", v);
   }
+  for (const { path, value } of attributesParam(params) ?? [])
+    q = q.where(jsonEquals(kind, "users.attributes", path, value));
   const pathPrefix = params.get("path_startswith");
   if (pathPrefix) q = q.where(sql<boolean>`substr(users.path, 1, ${pathPrefix.length}) = ${pathPrefix}`);
   const isActive = boolParam(params, "is_active");
