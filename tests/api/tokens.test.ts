@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createToken as createTokenRow } from "../../core/src/tokens/service.ts";
 import { ADMIN_TOKEN, backendNames, startTestCore, type TestCore } from "../support/core.ts";
 
 const TOKENS = "/api/v3/core/tokens/";
@@ -248,20 +249,29 @@ for (const backend of backendNames()) {
 
     test("only api-intent tokens authenticate the API", async () => {
       const user = await createUser("intents");
-      for (const intent of ["app_password", "verification", "recovery"]) {
-        const made = await createToken({
-          identifier: `intents-${intent}`,
+      const app = await createToken({ identifier: "intents-app", intent: "app_password", user: user.pk });
+      expect(app.intent).toBe("app_password");
+      expect((await me(app.key)).status).toBe(403);
+      // Verification and recovery tokens are the flows' own: the API makes none (as authentik), and one
+      // made by a flow does not open the API either.
+      for (const intent of ["verification", "recovery"]) {
+        const bad = await t.api("POST", TOKENS, { body: { identifier: `intents-${intent}`, intent } });
+        expect(bad.status, intent).toBe(400);
+        expect(bad.body.intent[0]).toBe(`Invalid intent ${intent}`);
+      }
+      const unknown = await t.api("POST", TOKENS, {
+        body: { identifier: "intents-bad", intent: "superpower" },
+      });
+      expect(unknown.status).toBe(400);
+      expect(unknown.body).toHaveProperty("intent");
+      for (const intent of ["verification", "recovery"] as const) {
+        const { key } = await createTokenRow(t.core.ctx, t.core.ctx.store.db, {
+          identifier: `intents-flow-${intent}`,
           intent,
           user: user.pk,
-          expiring: false,
         });
-        expect(made.intent).toBe(intent);
-        const res = await me(made.key);
-        expect(res.status, intent).toBe(403);
+        expect((await me(key)).status, intent).toBe(403);
       }
-      const bad = await t.api("POST", TOKENS, { body: { identifier: "intents-bad", intent: "superpower" } });
-      expect(bad.status).toBe(400);
-      expect(bad.body).toHaveProperty("intent");
     });
 
     test("an inactive user's tokens stop working", async () => {
@@ -310,6 +320,32 @@ for (const backend of backendNames()) {
         body: { description: "x" },
       });
       expect(patched.status).toBe(200);
+
+      // Kim's tokens expire (authentik's goauthentik.io/user/token-expires, true by default): asking for
+      // one that never does gets an expiring one, and a PATCH cannot take the expiry away.
+      const forever = await t.api("POST", TOKENS, {
+        token: key,
+        body: { identifier: "kim-forever", intent: "api", expiring: false },
+      });
+      expect(forever.status, forever.text).toBe(201);
+      expect(forever.body.expiring).toBe(true);
+      expect(forever.body.expires).toBeString();
+      const unexpire = await t.api("PATCH", `${TOKENS}kim-forever/`, {
+        token: key,
+        body: { expiring: false },
+      });
+      expect(unexpire.status).toBe(400);
+      expect(unexpire.body).toHaveProperty("expiring");
+      // The attribute false (as on service accounts) lets a user keep a token that never expires.
+      await t.api("PATCH", `/api/v3/core/users/${kim.pk}/`, {
+        body: { attributes: { "goauthentik.io/user/token-expires": false } },
+      });
+      const lasting = await t.api("POST", TOKENS, {
+        token: key,
+        body: { identifier: "kim-lasting", intent: "api", expiring: false },
+      });
+      expect(lasting.body.expiring).toBe(false);
+      await t.api("PATCH", `/api/v3/core/users/${kim.pk}/`, { body: { attributes: {} } });
 
       // Another user's token does not exist for kim.
       for (const [method, path, body] of [

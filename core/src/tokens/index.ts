@@ -1,6 +1,6 @@
 /** /api/v3/core/tokens/ — authentik's TokenViewSet, with view_key (logged as secret_view) and set_key. */
 import { Elysia } from "elysia";
-import { notFound } from "../../../shared/errors.ts";
+import { notFound, validationError } from "../../../shared/errors.ts";
 import { audit, auditModel } from "../api/audit.ts";
 import { authenticated, noContent } from "../api/authenticated.ts";
 import { parseBody } from "../api/body.ts";
@@ -10,6 +10,7 @@ import type { RequestMeta } from "../api/request.ts";
 import { type Actor, requireSuperuser } from "../auth/actor.ts";
 import { type CoreContext, type Db, inTransaction } from "../context.ts";
 import { signalsDirectoryChanges } from "../outposts/directory-signal.ts";
+import { fromJson } from "../store/codec.ts";
 import { TOKEN_READ_ONLY, TokenRequest, TokenSetKeyRequest } from "./model.ts";
 import {
   createToken,
@@ -33,6 +34,28 @@ interface Args {
 
 const tokenModel = (row: TokenRow) => ({ name: "token", pk: row.token_uuid, label: row.identifier });
 
+/** Whether a non-superuser may hold tokens that never expire (authentik's user attribute; yes by default). */
+const TOKEN_EXPIRES_ATTRIBUTE = "goauthentik.io/user/token-expires";
+/** The intents the API makes tokens for; verification and recovery tokens are the flows' own. */
+const API_INTENTS = new Set(["api", "app_password"]);
+
+/**
+ * authentik's TokenSerializer and perform_create rules: only API and app-password tokens, and a
+ * non-superuser's tokens expire unless the user's `goauthentik.io/user/token-expires` attribute is false
+ * (on create, as authentik; on update too, so a PATCH cannot undo it).
+ */
+function apiTokenRules<T extends TokenRequest>(actor: Actor, input: T, creating = false): T {
+  if (input.intent !== undefined && !API_INTENTS.has(input.intent))
+    throw validationError("TK0006InvalidIntent", { intent: [`Invalid intent ${input.intent}`] });
+  if (actor.superuser) return input;
+  const mustExpire =
+    fromJson<Record<string, unknown>>(actor.user.attributes)[TOKEN_EXPIRES_ATTRIBUTE] !== false;
+  if (creating) return { ...input, expiring: mustExpire || (input.expiring ?? false) };
+  if (mustExpire && input.expiring === false)
+    throw validationError("TK0007MustExpire", { expiring: ["Your tokens must expire."] });
+  return input;
+}
+
 /** A token is visible to its owner and to superusers; to anyone else it does not exist. */
 async function visibleToken(db: Db, actor: Actor, identifier: string): Promise<TokenRow> {
   const row = await getToken(db, identifier);
@@ -46,7 +69,10 @@ export function tokensController(ctx: CoreContext) {
   const update =
     (partial: boolean) =>
     async ({ actor, meta, body, params }: Args) => {
-      const input = parseBody(TokenRequest, body, { readOnly: TOKEN_READ_ONLY, partial });
+      const input = apiTokenRules(
+        actor,
+        parseBody(TokenRequest, body, { readOnly: TOKEN_READ_ONLY, partial }),
+      );
       // Non-superusers keep their tokens their own.
       if (!actor.superuser && input.user !== undefined && input.user !== actor.user.id) {
         requireSuperuser(actor);
@@ -75,7 +101,11 @@ export function tokensController(ctx: CoreContext) {
     .post(
       "/",
       async ({ actor, meta, body, set }) => {
-        const input = parseBody(TokenRequest, body, { readOnly: TOKEN_READ_ONLY });
+        const input = apiTokenRules(
+          actor,
+          parseBody(TokenRequest, body, { readOnly: TOKEN_READ_ONLY }),
+          true,
+        );
         const user = input.user ?? actor.user.id;
         if (user !== actor.user.id || input.managed) requireSuperuser(actor);
         const out = await inTransaction(ctx, async (trx) => {
