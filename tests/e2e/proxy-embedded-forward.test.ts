@@ -11,16 +11,7 @@ import { memoryLogger } from "../../shared/log.ts";
 import { eventually } from "../support/polling.ts";
 import { PROCESS_TIMEOUT_MS } from "../support/process.ts";
 import { ALICE, ProxyFixture } from "../support/proxy-outpost.ts";
-import {
-  APP_HOST,
-  AUTH_HOST,
-  caddyForwardAuth,
-  nginxForwardAuth,
-  type ReverseProxy,
-  startCaddy,
-  startNginx,
-} from "../support/reverse-proxies.ts";
-import { needTool } from "../support/tools.ts";
+import { APP_HOST, AUTH_HOST, forwardAuthServers, type ReverseProxy } from "../support/reverse-proxies.ts";
 import { type SeenRequest, startUpstream, type Upstream } from "../support/upstream.ts";
 import { WebClient } from "../support/web-client.ts";
 
@@ -58,20 +49,7 @@ const seen = async (res: Response): Promise<SeenRequest> => {
   return (await res.json()) as SeenRequest;
 };
 
-const servers = [
-  {
-    kind: "nginx",
-    ready: needTool("nginx", "apt-get install nginx-light"),
-    start: startNginx,
-    config: nginxForwardAuth,
-  },
-  {
-    kind: "caddy",
-    ready: needTool("caddy", "apt-get install caddy"),
-    start: startCaddy,
-    config: caddyForwardAuth,
-  },
-] as const;
+const servers = forwardAuthServers();
 
 for (const server of servers)
   for (const mode of ["forward_single", "forward_domain"] as const)

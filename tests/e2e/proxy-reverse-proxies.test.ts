@@ -10,16 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eventually } from "../support/polling.ts";
 import { freePort, PROCESS_TIMEOUT_MS } from "../support/process.ts";
 import { ALICE, type OutpostProcess, ProxyFixture, type ProxyProvider } from "../support/proxy-outpost.ts";
-import {
-  APP_HOST,
-  AUTH_HOST,
-  caddyForwardAuth,
-  nginxForwardAuth,
-  type ReverseProxy,
-  startCaddy,
-  startNginx,
-} from "../support/reverse-proxies.ts";
-import { needTool } from "../support/tools.ts";
+import { APP_HOST, AUTH_HOST, forwardAuthServers, type ReverseProxy } from "../support/reverse-proxies.ts";
 import { type SeenRequest, startUpstream, type Upstream } from "../support/upstream.ts";
 import { WebClient } from "../support/web-client.ts";
 import { firstReply } from "../support/websocket.ts";
@@ -192,20 +183,7 @@ describe("proxy mode with two replicas of the compiled outpost", () => {
   });
 });
 
-const servers = [
-  {
-    kind: "nginx",
-    ready: needTool("nginx", "apt-get install nginx-light"),
-    start: startNginx,
-    config: nginxForwardAuth,
-  },
-  {
-    kind: "caddy",
-    ready: needTool("caddy", "apt-get install caddy"),
-    start: startCaddy,
-    config: caddyForwardAuth,
-  },
-] as const;
+const servers = forwardAuthServers();
 
 for (const server of servers)
   for (const mode of ["forward_single", "forward_domain"] as const)

@@ -10,14 +10,10 @@ import { PROCESS_TIMEOUT_MS } from "../support/process.ts";
 import {
   APP_HOST,
   AUTH_HOST,
-  caddyForwardAuth,
   type ForwardMode,
-  nginxForwardAuth,
+  forwardAuthServers,
   type ReverseProxy,
-  startCaddy,
-  startNginx,
 } from "../support/reverse-proxies.ts";
-import { needTool } from "../support/tools.ts";
 import { type SeenRequest, startUpstream, type Upstream } from "../support/upstream.ts";
 
 const SESSION = "gatehouse_test_session=alice";
@@ -81,20 +77,7 @@ function startFakeOutpost(mode: ForwardMode): FakeOutpost {
   return fake;
 }
 
-const servers = [
-  {
-    kind: "nginx",
-    ready: needTool("nginx", "apt-get install nginx-light"),
-    start: startNginx,
-    config: nginxForwardAuth,
-  },
-  {
-    kind: "caddy",
-    ready: needTool("caddy", "apt-get install caddy"),
-    start: startCaddy,
-    config: caddyForwardAuth,
-  },
-] as const;
+const servers = forwardAuthServers();
 
 for (const server of servers)
   for (const mode of ["forward_single", "forward_domain"] as const)

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort } from "./process.ts";
+import { needTool } from "./tools.ts";
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
@@ -363,4 +364,26 @@ function readText(path: string): string {
   } catch {
     return "";
   }
+}
+
+/**
+ * nginx `auth_request` and Caddy `forward_auth` as front ends for the forward-auth tests: how to start
+ * each with the README's configuration, and whether it is installed (asked when called, so importing
+ * this module for nginx alone, as the benchmarks do, needs no Caddy).
+ */
+export function forwardAuthServers() {
+  return [
+    {
+      kind: "nginx",
+      ready: needTool("nginx", "apt-get install nginx-light"),
+      start: startNginx,
+      config: nginxForwardAuth,
+    },
+    {
+      kind: "caddy",
+      ready: needTool("caddy", "apt-get install caddy"),
+      start: startCaddy,
+      config: caddyForwardAuth,
+    },
+  ] as const;
 }
