@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { launchBrowser, needBrowser } from "../support/browser.ts";
+import { launchBrowser, needBrowser, onLoginPage, shownJson, signInOnPage } from "../support/browser.ts";
 import { freePort, PROCESS_TIMEOUT_MS } from "../support/process.ts";
 import { ALICE, ProxyFixture } from "../support/proxy-outpost.ts";
 import type { SeenRequest } from "../support/upstream.ts";
@@ -43,19 +43,8 @@ describe.skipIf(!run)("Chromium through the compiled proxy outpost (proxy mode)"
     await upstream?.stop();
   }, PROCESS_TIMEOUT_MS);
 
-  const loginPage = (page: Page) =>
-    page.waitForURL((url) => url.href.startsWith(`${fx.coreUrl}/if/flow/default-authentication-flow/`));
-
-  async function signIn(page: Page) {
-    await loginPage(page);
-    await page.getByLabel("Email or Username").fill(ALICE.username);
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.getByLabel("Password").fill(ALICE.password);
-    await page.getByRole("button", { name: "Continue" }).click();
-  }
-
-  const headersShown = async (page: Page) =>
-    JSON.parse((await page.locator("body").textContent()) ?? "") as SeenRequest;
+  const signIn = (page: Page) => signInOnPage(page, fx.coreUrl, ALICE);
+  const headersShown = (page: Page) => shownJson<SeenRequest>(page);
 
   test("open the app → login page → sign in → the app shows who it is; sign-out asks again", async () => {
     const page = await browser.newPage();
@@ -88,7 +77,7 @@ describe.skipIf(!run)("Chromium through the compiled proxy outpost (proxy mode)"
     await page.waitForLoadState("networkidle");
     expect((await page.context().cookies(app)).some((c) => c.name === session?.name)).toBe(false);
     await page.goto(`${app}/headers?after=signout`);
-    await loginPage(page);
+    await onLoginPage(page, fx.coreUrl);
     await expect(page.getByLabel("Email or Username").isVisible()).resolves.toBe(true);
     await page.close();
   }, 60_000);

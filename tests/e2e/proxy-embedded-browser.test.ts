@@ -10,7 +10,7 @@ import type { Browser, Page } from "playwright-core";
 import { type RunningServer, startServer } from "../../core/src/http/server.ts";
 import { type EmbeddedOutposts, startEmbeddedOutposts } from "../../core/src/outposts/embedded.ts";
 import { memoryLogger } from "../../shared/log.ts";
-import { launchBrowser, needBrowser } from "../support/browser.ts";
+import { launchBrowser, needBrowser, onLoginPage, shownJson, signInOnPage } from "../support/browser.ts";
 import { startTestCore, type TestCore } from "../support/core.ts";
 import { eventually } from "../support/polling.ts";
 import { PROCESS_TIMEOUT_MS } from "../support/process.ts";
@@ -75,20 +75,12 @@ describe.skipIf(!run)("Chromium through the embedded proxy outpost on the core's
     await t?.stop();
   }, PROCESS_TIMEOUT_MS);
 
-  const loginPage = (page: Page) =>
-    page.waitForURL((url) => url.href.startsWith(`${core.url}/if/flow/default-authentication-flow/`));
-
-  const headersShown = async (page: Page) =>
-    JSON.parse((await page.locator("body").textContent()) ?? "") as SeenRequest;
+  const headersShown = (page: Page) => shownJson<SeenRequest>(page);
 
   test("open the app → the core's login page → sign in → the app shows who it is; sign-out asks again", async () => {
     const page = await browser.newPage();
     await page.goto(`${app}/headers?from=chromium`);
-    await loginPage(page);
-    await page.getByLabel("Email or Username").fill("alice");
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.getByLabel("Password").fill("alice-password");
-    await page.getByRole("button", { name: "Continue" }).click();
+    await signInOnPage(page, core.url, { username: "alice", password: "alice-password" });
     await page.waitForURL(`${app}/headers?from=chromium`);
     const seen = await headersShown(page);
     expect(seen.headers["x-authentik-username"]).toBe("alice");
@@ -107,7 +99,7 @@ describe.skipIf(!run)("Chromium through the embedded proxy outpost on the core's
     await page.waitForLoadState("networkidle");
     expect((await page.context().cookies(app)).some((c) => c.name === session?.name)).toBe(false);
     await page.goto(`${app}/headers?after=signout`);
-    await loginPage(page);
+    await onLoginPage(page, core.url);
     await expect(page.getByLabel("Email or Username").isVisible()).resolves.toBe(true);
     await page.close();
   }, 60_000);

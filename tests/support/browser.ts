@@ -3,7 +3,7 @@
  * machine and fails them when GATEHOUSE_E2E_REQUIRED=1 (CI).
  */
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const browserAvailable = existsSync(CHROMIUM);
@@ -33,4 +33,27 @@ export function launchBrowser(): Promise<Browser> {
       "--disable-dev-shm-usage",
     ],
   });
+}
+
+/** Resolves once `page` is on the core's login page (the default authentication flow). */
+export function onLoginPage(page: Page, coreUrl: string): Promise<void> {
+  return page.waitForURL((url) => url.href.startsWith(`${coreUrl}/if/flow/default-authentication-flow/`));
+}
+
+/** Waits for the core's login page and signs in there: the identification stage, then the password. */
+export async function signInOnPage(
+  page: Page,
+  coreUrl: string,
+  user: { username: string; password: string },
+) {
+  await onLoginPage(page, coreUrl);
+  await page.getByLabel("Email or Username").fill(user.username);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Continue" }).click();
+}
+
+/** The JSON the page shows (the echo upstream's /headers). */
+export async function shownJson<T>(page: Page): Promise<T> {
+  return JSON.parse((await page.locator("body").textContent()) ?? "") as T;
 }
