@@ -52,16 +52,7 @@ export async function startGatehouse(
   const dispose = onCleanup(() => install.dispose());
   try {
     const core = await install.start();
-    const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const res = await fetch(`${core.url}/api/v3${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      if (!res.ok) throw core.failure(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
-      return (text ? JSON.parse(text) : undefined) as T;
-    };
+    const api = core.api(token);
     const flowPk = async (slug: string) => (await api<{ pk: string }>("GET", `/flows/instances/${slug}/`)).pk;
     const scopes = await api<{ results: { pk: string }[] }>(
       "GET",

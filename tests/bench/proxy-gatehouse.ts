@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { compileCommand } from "../../scripts/compile.ts";
 import { randomSecret } from "../../shared/crypto.ts";
 import { FlowClient } from "../support/flow-client.ts";
 import { type CoreProcess, freePort, Install } from "../support/process.ts";
@@ -39,21 +40,7 @@ async function outpostBinary(dir: string): Promise<string | undefined> {
   const given = process.env.GATEHOUSE_BENCH_PROXY_OUTPOST_BIN;
   if (given) return given;
   const out = join(dir, "gatehouse-proxy");
-  const proc = Bun.spawn(
-    [
-      process.execPath,
-      "build",
-      "--compile",
-      "--format=cjs",
-      "--minify-syntax",
-      "--no-compile-autoload-dotenv",
-      "--no-compile-autoload-bunfig",
-      MAIN,
-      "--outfile",
-      out,
-    ],
-    { stdout: "ignore", stderr: "pipe" },
-  );
+  const proc = Bun.spawn(compileCommand(MAIN, out), { stdout: "ignore", stderr: "pipe" });
   if ((await proc.exited) === 0) return out;
   console.log(
     `proxy outpost: the binary did not build, running bun: ${await new Response(proc.stderr).text()}`,
@@ -76,16 +63,7 @@ export async function startProxyOutpost(
   onCleanup(() => install.dispose());
   const core = await install.start();
   pin(core.proc.pid, cpus.core);
-  const api = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${core.url}/api/v3${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw core.failure(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
+  const api = core.api(token);
   const flowPk = async (slug: string) => (await api<{ pk: string }>("GET", `/flows/instances/${slug}/`)).pk;
 
   const port = await freePort();

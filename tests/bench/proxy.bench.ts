@@ -106,14 +106,17 @@ export const suite: BenchSuite = {
     }
     console.log(`proxy outpost: ${outpostCommand}`);
     await Bun.sleep(1000);
-    const idle = {
-      proxy_outpost: target.pid ? processMemory(target.pid) : undefined,
+    const outpostPid = target.pid;
+    /** The RSS of every process measured, now. */
+    const memory = () => ({
+      proxy_outpost: outpostPid ? processMemory(outpostPid) : undefined,
       bun_fetch_proxy: processMemory(fetchProxy.pid),
       bun_socket_proxy: processMemory(socketProxy.pid),
       http_proxy_bun: processMemory(bunHttpProxy.pid),
       http_proxy_node: nodeHttpProxy && processMemory(nodeHttpProxy.pid),
       nginx_worker: childPids(nginx.pid).map(processMemory)[0],
-    };
+    });
+    const idle = memory();
 
     const anchor: Scenario = {
       name: "nginx (1 worker)",
@@ -163,14 +166,7 @@ export const suite: BenchSuite = {
       console.log(`${s.name}: 1 connection`);
       single.set(s.name, await load(s, settings, 1));
     }
-    const after = {
-      proxy_outpost: target.pid ? processMemory(target.pid) : undefined,
-      bun_fetch_proxy: processMemory(fetchProxy.pid),
-      bun_socket_proxy: processMemory(socketProxy.pid),
-      http_proxy_bun: processMemory(bunHttpProxy.pid),
-      http_proxy_node: nodeHttpProxy && processMemory(nodeHttpProxy.pid),
-      nginx_worker: childPids(nginx.pid).map(processMemory)[0],
-    };
+    const after = memory();
 
     const ratio = (f: Figures) => round(f.requests_per_s / nginxRate, 2);
     const cpuRatio = (f: Figures) =>

@@ -107,6 +107,23 @@ export class CoreProcess {
     return this.exitCode === undefined;
   }
 
+  /**
+   * Calls the core's API (/api/v3) with `token`: a JSON body in, the parsed JSON answer out (undefined
+   * when empty); any other status than 2xx throws with the core's output attached.
+   */
+  api(token: string) {
+    return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+      const res = await fetch(`${this.url}/api/v3${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      if (!res.ok) throw this.failure(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+      return (text ? JSON.parse(text) : undefined) as T;
+    };
+  }
+
   /** Everything written so far, stdout then stderr. */
   get output(): string {
     return `${this.stdout.text}\n${this.stderr.text}`;
