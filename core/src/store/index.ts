@@ -75,6 +75,9 @@ function openSqlite(path: string): Store {
   };
 }
 
+/** How long closing a PostgreSQL store waits for its connections to end before cutting them. */
+const CLOSE_TIMEOUT_S = 5;
+
 function openPostgres(options: Extract<StoreOptions, { kind: "postgres" }>): Store {
   // JIT compilation of the recursive group queries cost ~85 ms a request when table statistics are
   // missing (right after an import); the queries themselves run in microseconds.
@@ -113,7 +116,10 @@ function openPostgres(options: Extract<StoreOptions, { kind: "postgres" }>): Sto
         return false;
       }
     },
-    close: () => db.destroy(),
+    // postgres.js's end() can wait forever on a connection that Kysely reserved and released
+    // (porsager/postgres#925): seen as a core hanging on SIGTERM with no query left on the server.
+    // Everything that queries has stopped by the time the store closes, so a bounded wait loses nothing.
+    close: () => client.end({ timeout: CLOSE_TIMEOUT_S }),
     pubsub: {
       publish: async (channel, payload) => {
         await client.notify(channel, payload);
