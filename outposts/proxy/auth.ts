@@ -10,6 +10,7 @@ import { CoreUnavailable } from "../runtime/api.ts";
 import type { Application } from "./application.ts";
 import type { Identity, ProxyClaims } from "./claims.ts";
 import { readCookies } from "./cookie.ts";
+import type { ProxyRequest } from "./request.ts";
 import { type SessionStore, STALE_GRACE_MS } from "./session.ts";
 import { type BackchannelOptions, postForm, type TokenResponse, verifyToken } from "./tokens.ts";
 import { TtlCache } from "./ttl-cache.ts";
@@ -38,10 +39,36 @@ export function headerCache(now: () => number = Date.now): TtlCache<Identity | n
   return new TtlCache(20_000, now);
 }
 
-export async function authenticate(app: Application, request: Request, deps: AuthDeps): Promise<AuthResult> {
-  for (const value of readCookies(request.headers.get("cookie"), app.cookie)) {
-    const identity = await deps.sessions.find(app.config.pk, value);
-    if (identity) return { ok: true, identity, via: "session", cookie: value };
+/**
+ * Who is asking: at once when the answer is cached (a session or header seen in the last seconds),
+ * else a promise (the core, or the provider's token endpoints, are asked).
+ */
+export function authenticate(
+  app: Application,
+  request: ProxyRequest,
+  deps: AuthDeps,
+): AuthResult | Promise<AuthResult> {
+  return bySession(app, request, deps, readCookies(request.headers.get("cookie"), app.cookie), 0);
+}
+
+/** The session cookies from the `from`th on (a browser may send several), then the Authorization header. */
+function bySession(
+  app: Application,
+  request: ProxyRequest,
+  deps: AuthDeps,
+  values: string[],
+  from: number,
+): AuthResult | Promise<AuthResult> {
+  for (let i = from; i < values.length; i++) {
+    const value = values[i] as string;
+    const found = deps.sessions.find(app.config.pk, value);
+    if (found instanceof Promise)
+      return found.then((identity): AuthResult | Promise<AuthResult> =>
+        identity
+          ? { ok: true, identity, via: "session", cookie: value }
+          : bySession(app, request, deps, values, i + 1),
+      );
+    if (found) return { ok: true, identity: found, via: "session", cookie: value };
   }
   const header = request.headers.get("authorization");
   if (!app.config.intercept_header_auth || !header) return { ok: false };
@@ -53,6 +80,17 @@ export async function authenticate(app: Application, request: Request, deps: Aut
       return { ok: true, identity: cached, via };
     if (cached === null) return { ok: false };
   }
+  return byHeader(app, header, key, via, deps);
+}
+
+/** An Authorization header not seen in the last minute: checked with the provider. */
+async function byHeader(
+  app: Application,
+  header: string,
+  key: string,
+  via: "bearer" | "basic",
+  deps: AuthDeps,
+): Promise<AuthResult> {
   let identity: Identity | undefined;
   try {
     identity = await fromHeader(app, header, deps);

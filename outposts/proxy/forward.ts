@@ -6,10 +6,11 @@
  * Envoy). Without the headers the server is misconfigured: 500, and a configuration_error event.
  */
 import { type Application, isAllowlisted } from "./application.ts";
-import { type AuthDeps, authenticate } from "./auth.ts";
-import { type HeaderMeta, prepareIdentity } from "./headers.ts";
+import { type AuthDeps, type AuthResult, authenticate } from "./auth.ts";
+import { type HeaderMeta, type PreparedIdentity, prepareIdentity } from "./headers.ts";
 import { startLogin } from "./login.ts";
 import { errorPage, redirect } from "./pages.ts";
+import type { ProxyRequest } from "./request.ts";
 
 export type ForwardServer = "nginx" | "traefik" | "caddy" | "envoy";
 
@@ -35,7 +36,7 @@ function parse(value: string): URL | undefined {
 }
 
 /** The URL the user asked the reverse proxy for, or undefined when the headers are missing. */
-export function originalUrl(server: ForwardServer, request: Request, app: Application): URL | undefined {
+export function originalUrl(server: ForwardServer, request: ProxyRequest, app: Application): URL | undefined {
   const h = request.headers;
   const proto = (h.get("x-forwarded-proto") ?? app.external.protocol.replace(":", "")).split(",")[0]?.trim();
   const host = h.get("x-forwarded-host") ?? h.get("host");
@@ -60,12 +61,34 @@ export interface ForwardDeps extends AuthDeps {
   misconfigured(app: Application, server: ForwardServer, message: string): void;
 }
 
-export async function forwardAuth(
+/**
+ * A signed-in user's answer: 200 with the identity headers, and the client's User-Agent passed back.
+ * Kept apart from a Response so the proxy's front can write the prepared header lines as they are.
+ */
+export interface IdentityAnswer {
+  identity: PreparedIdentity;
+  /** The request's User-Agent, passed back over an identity header of that name. */
+  agent: string | null;
+}
+
+type ForwardAnswer = { response: Response | IdentityAnswer; outcome: string };
+
+/** An IdentityAnswer as a Response (for Bun's server). */
+export function identityResponse(answer: IdentityAnswer): Response {
+  const prepared = answer.identity;
+  prepared.headers ??= new Headers(prepared.pairs);
+  const response = new Response(null, { status: 200, headers: prepared.headers });
+  if (answer.agent) response.headers.set("user-agent", answer.agent);
+  return response;
+}
+
+/** The answer for the reverse proxy: at once for a cached session (see `authenticate`), else a promise. */
+export function forwardAuth(
   app: Application,
   server: ForwardServer,
-  request: Request,
+  request: ProxyRequest,
   deps: ForwardDeps,
-): Promise<{ response: Response; outcome: string }> {
+): ForwardAnswer | Promise<ForwardAnswer> {
   const original = originalUrl(server, request, app);
   if (!original) {
     const message =
@@ -82,15 +105,23 @@ export async function forwardAuth(
   }
   if (isAllowlisted(app, original))
     return { response: new Response(null, { status: 200 }), outcome: "allowlisted" };
-  const auth = await authenticate(app, request, deps);
+  const auth = authenticate(app, request, deps);
+  return auth instanceof Promise
+    ? auth.then((result) => answer(app, server, request, deps, original, result))
+    : answer(app, server, request, deps, original, auth);
+}
+
+function answer(
+  app: Application,
+  server: ForwardServer,
+  request: ProxyRequest,
+  deps: ForwardDeps,
+  original: URL,
+  auth: AuthResult,
+): ForwardAnswer | Promise<ForwardAnswer> {
   if (auth.ok) {
-    const prepared = prepareIdentity(app, auth.identity, deps.meta);
-    prepared.headers ??= new Headers(prepared.pairs);
-    const response = new Response(null, { status: 200, headers: prepared.headers });
-    // The client's User-Agent is passed back, over an identity header of that name.
-    const agent = request.headers.get("user-agent");
-    if (agent) response.headers.set("user-agent", agent);
-    return { response, outcome: "authenticated" };
+    const identity = prepareIdentity(app, auth.identity, deps.meta);
+    return { response: { identity, agent: request.headers.get("user-agent") }, outcome: "authenticated" };
   }
   switch (server) {
     case "nginx":
@@ -101,6 +132,9 @@ export async function forwardAuth(
       return { response: redirect(start, 307), outcome: "unauthenticated" };
     }
     default:
-      return { response: await startLogin(app, request, original.href, deps), outcome: "unauthenticated" };
+      return startLogin(app, request, original.href, deps).then((response) => ({
+        response,
+        outcome: "unauthenticated",
+      }));
   }
 }

@@ -4,12 +4,13 @@
  * identity headers, and the upstream. Sockets, TLS and websocket frames are server.ts's.
  */
 import { type Application, isAllowlisted, underDomain } from "./application.ts";
-import { type AuthDeps, authenticate } from "./auth.ts";
-import { type ForwardDeps, forwardAuth, forwardServer } from "./forward.ts";
+import { type AuthDeps, type AuthResult, authenticate } from "./auth.ts";
+import { type ForwardDeps, forwardAuth, forwardServer, type IdentityAnswer } from "./forward.ts";
 import { prepareIdentity } from "./headers.ts";
 import { callback, signOut, startLogin } from "./login.ts";
 import { errorPage, redirect } from "./pages.ts";
-import { forwardToUpstream, type UpstreamTarget, upstreamHeaders, upstreamTarget } from "./upstream.ts";
+import type { ProxyRequest } from "./request.ts";
+import { type UpstreamCall, type UpstreamTarget, upstreamHeaders, upstreamTarget } from "./upstream.ts";
 
 const OUTPOST = "/outpost.goauthentik.io";
 
@@ -19,9 +20,15 @@ export interface HandlerDeps extends ForwardDeps {
   count(outcome: string): void;
 }
 
-/** What to do with a request: answer it, or bridge a websocket to `target` with these headers. */
+/**
+ * What to do with a request: answer it, send it on to the upstream (the listener streams it: as a
+ * Response, or relayed onto the client's socket by the front), or bridge a websocket to `target`.
+ */
 export type Handled =
   | { kind: "response"; response: Response }
+  /** Forward auth's yes: the identity headers (a Response to Bun's server, lines to the front). */
+  | ({ kind: "identity" } & IdentityAnswer)
+  | ({ kind: "upstream" } & UpstreamCall)
   | { kind: "websocket"; app: Application; target: UpstreamTarget; headers: Headers; protocols: string[] };
 
 const normalHost = (host: string) =>
@@ -102,11 +109,15 @@ export function requestTarget(raw: string): RequestTarget {
 
 const CALLBACK_MARKER = "X-authentik-auth-callback";
 
-export async function handleRequest(
-  request: Request,
+/**
+ * What to do with a request: at once when nothing has to be asked (a cached session, a page, a refusal),
+ * so the proxy's front can act within the socket's callback; else a promise.
+ */
+export function handleRequest(
+  request: ProxyRequest,
   deps: HandlerDeps,
   clientIp: () => string,
-): Promise<Handled> {
+): Handled | Promise<Handled> {
   const url = requestTarget(request.url);
   const path = url.pathname;
   if (path === `${OUTPOST}/ping`) return respond(new Response(null, { status: 204 }));
@@ -116,8 +127,7 @@ export async function handleRequest(
     deps.count("unknown_host");
     return respond(errorPage(404, "Not found", "No application is configured for this host."));
   }
-  if (path === OUTPOST || path.startsWith(`${OUTPOST}/`))
-    return respond(await outpostPath(app, request, url, deps));
+  if (path === OUTPOST || path.startsWith(`${OUTPOST}/`)) return outpostPath(app, request, url, deps);
   // authentik's outposts take the sign-in callback on any path that carries its marker (the provider
   // also registers `<external_host>?X-authentik-auth-callback=true`), for setups that route only the
   // app's own paths here.
@@ -127,7 +137,7 @@ export async function handleRequest(
     url.searchParams.has("state")
   ) {
     deps.count("callback");
-    return respond(await callback(app, request, deps));
+    return callback(app, request, deps).then(respond);
   }
   if (app.config.mode !== "proxy") {
     deps.count("not_found");
@@ -136,59 +146,82 @@ export async function handleRequest(
   return proxy(app, request, url, deps, clientIp);
 }
 
-async function outpostPath(
+function outpostPath(
   app: Application,
-  request: Request,
+  request: ProxyRequest,
   url: RequestTarget,
   deps: HandlerDeps,
-): Promise<Response> {
+): Handled | Promise<Handled> {
   const sub = url.pathname.slice(OUTPOST.length);
   switch (sub) {
     case "/start":
     case "/sign_in":
       deps.count("start");
-      return startLogin(app, request, url.searchParams.get("rd"), deps);
+      return startLogin(app, request, url.searchParams.get("rd"), deps).then(respond);
     case "/callback":
       deps.count("callback");
-      return callback(app, request, deps);
+      return callback(app, request, deps).then(respond);
     case "/sign_out":
       deps.count("sign_out");
-      return signOut(app, request, deps);
+      return signOut(app, request, deps).then(respond);
   }
   const server = forwardServer(url.pathname, () => url.searchParams);
   if (server) {
-    const { response, outcome } = await forwardAuth(app, server, request, deps);
-    deps.count(`forward_${outcome}`);
-    return response;
+    const counted = ({
+      response,
+      outcome,
+    }: {
+      response: Response | IdentityAnswer;
+      outcome: string;
+    }): Handled => {
+      deps.count(`forward_${outcome}`);
+      return response instanceof Response ? respond(response) : { kind: "identity", ...response };
+    };
+    const answer = forwardAuth(app, server, request, deps);
+    return answer instanceof Promise ? answer.then(counted) : counted(answer);
   }
   deps.count("not_found");
-  return errorPage(404, "Not found", "No such outpost path.");
+  return respond(errorPage(404, "Not found", "No such outpost path."));
 }
 
-async function proxy(
+function proxy(
   app: Application,
-  request: Request,
+  request: ProxyRequest,
   url: RequestTarget,
   deps: HandlerDeps,
   clientIp: () => string,
-): Promise<Handled> {
+): Handled | Promise<Handled> {
   const original = () => new URL(`${url.pathname}${url.search}`, `${app.externalBase}/`);
-  const allowed = app.allowlist.length > 0 && isAllowlisted(app, original());
-  const auth = allowed ? undefined : await authenticate(app, request, deps as AuthDeps);
-  if (!allowed && !auth?.ok) {
+  if (app.allowlist.length > 0 && isAllowlisted(app, original()))
+    return passOn(app, request, url, deps, clientIp, undefined);
+  const auth = authenticate(app, request, deps as AuthDeps);
+  const decided = (result: AuthResult): Handled => {
+    if (result.ok) return passOn(app, request, url, deps, clientIp, result);
     deps.count("unauthenticated");
     return respond(
       redirect(`${app.externalBase}${OUTPOST}/start?rd=${encodeURIComponent(original().href)}`, 302),
     );
-  }
-  const proxyClaims = auth?.ok ? auth.identity.claims.ak_proxy : undefined;
-  const identity = auth?.ok ? prepareIdentity(app, auth.identity, deps.meta) : undefined;
+  };
+  return auth instanceof Promise ? auth.then(decided) : decided(auth);
+}
+
+/** The request as the upstream gets it: allow-listed (no `auth`), or for a signed-in user. */
+function passOn(
+  app: Application,
+  request: ProxyRequest,
+  url: RequestTarget,
+  deps: HandlerDeps,
+  clientIp: () => string,
+  auth: Extract<AuthResult, { ok: true }> | undefined,
+): Handled {
+  const proxyClaims = auth?.identity.claims.ak_proxy;
+  const identity = auth ? prepareIdentity(app, auth.identity, deps.meta) : undefined;
   const headers = upstreamHeaders(request.headers, {
     clientIp: clientIp(),
     host: app.host,
     proto: app.external.protocol.replace(":", ""),
     cookie: app.cookie,
-    dropAuthorization: auth?.ok === true && auth.via !== "session",
+    dropAuthorization: auth !== undefined && auth.via !== "session",
     identity,
     hostHeader: proxyClaims?.host_header,
   });
@@ -205,12 +238,5 @@ async function proxy(
     );
     return { kind: "websocket", app, target, headers: socketHeaders, protocols };
   }
-  const result = await forwardToUpstream(request, target, headers, {
-    identity,
-    verifyTls: app.config.internal_host_ssl_validation,
-    timeoutMs: deps.upstreamTimeoutMs,
-  });
-  deps.count(allowed ? `allowlisted_${result.outcome}` : result.outcome);
-  if (result.detail) deps.log.warn("upstream failed", { provider: app.config.name, detail: result.detail });
-  return respond(result.response);
+  return { kind: "upstream", app, target, headers, identity, allowlisted: auth === undefined };
 }

@@ -3,6 +3,8 @@ import { ProtocolError, type ResponseHead, ResponseParser } from "./http1-respon
 
 interface Parsed {
   heads: ResponseHead[];
+  /** Each head's `raw` bytes (as latin1), or undefined where it has none. */
+  raws: (string | undefined)[];
   body: string;
   done: boolean;
   keepAlive: boolean;
@@ -10,9 +12,13 @@ interface Parsed {
 
 /** Parses `wire` fed in pieces of `step` bytes (all at once by default), then the socket closing if asked. */
 function parse(wire: string, { method = "GET", step = 0, close = false } = {}): Parsed {
-  const out: Parsed = { heads: [], body: "", done: false, keepAlive: false };
+  const out: Parsed = { heads: [], raws: [], body: "", done: false, keepAlive: false };
   const parser = new ResponseParser(method, {
-    head: (h) => out.heads.push(h),
+    head: ({ raw, ...h }) => {
+      out.heads.push(h);
+      // Copied now: a view of bytes fed in one piece.
+      out.raws.push(raw && Buffer.from(raw).toString("latin1"));
+    },
     body: (c) => {
       out.body += Buffer.from(c).toString("latin1");
     },
@@ -53,6 +59,27 @@ describe("reading an upstream's HTTP/1.1 response", () => {
       expect(r.done).toBe(true);
       expect(r.keepAlive).toBe(true);
     }
+  });
+
+  test("a plain head comes with its own bytes, to pass on unchanged; one with anything hop-by-hop does not", () => {
+    const head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\n";
+    expect(parse(lengthed).raws).toEqual([head]);
+    expect(parse("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n").raws).toEqual([
+      "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n",
+    ]);
+    expect(parse("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", { method: "HEAD" }).raws).toEqual([
+      "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
+    ]);
+    const notPlain = [
+      chunked,
+      "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+      "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi",
+      "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nhi",
+      "HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nContent-Length: 2\r\n\r\nhi",
+    ];
+    for (const wire of notPlain) expect(parse(wire, { close: true }).raws).toEqual([undefined]);
+    // No length: the body runs to the close, which a client must not be left to guess.
+    expect(parse("HTTP/1.1 200 OK\r\nX-A: 1\r\n\r\nhi", { close: true }).raws).toEqual([undefined]);
   });
 
   test("a chunked body is decoded (extensions and trailers dropped), however the bytes are split", () => {

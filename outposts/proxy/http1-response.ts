@@ -19,6 +19,11 @@ export interface ResponseHead {
   statusText: string;
   /** The end-to-end headers, in order, names lower-cased; hop-by-hop ones and framing removed. */
   headers: [string, string][];
+  /**
+   * The head's bytes as the upstream sent them, when they can go on to a client unchanged: HTTP/1.1,
+   * framed by Content-Length (or without a body), and nothing hop-by-hop in them.
+   */
+  raw?: Uint8Array;
 }
 
 export interface ResponseEvents {
@@ -96,7 +101,7 @@ export class ResponseParser {
             this.pending = buf.subarray(at);
             return;
           }
-          this.readHead(buf.toString("latin1", at, end));
+          this.readHead(buf.toString("latin1", at, end), buf, at, end + 4);
           at = end + 4;
           break;
         }
@@ -180,7 +185,7 @@ export class ResponseParser {
     this.events.done();
   }
 
-  private readHead(text: string): void {
+  private readHead(text: string, buf: Buffer, start: number, end: number): void {
     let eol = text.indexOf("\r\n");
     if (eol < 0) eol = text.length;
     const statusLine = text.slice(0, eol);
@@ -194,15 +199,16 @@ export class ResponseParser {
     let connection: string[] | undefined;
     let length: string | undefined;
     let transferEncoding: string | undefined;
+    let hop = false;
     for (let at = eol + 2; at < text.length; at = eol + 2) {
       eol = text.indexOf("\r\n", at);
       if (eol < 0) eol = text.length;
       const colon = text.indexOf(":", at);
-      const name = colon > at && colon < eol ? text.slice(at, colon).toLowerCase() : "";
+      const name = colon > at && colon < eol ? headerName(text.slice(at, colon)) : "";
       // Also refuses obsolete line folding (a line starting with a space) and "Name :" spellings.
       if (!TOKEN.test(name))
         throw new ProtocolError(`bad header line ${JSON.stringify(text.slice(at, Math.min(eol, at + 60)))}`);
-      const value = text.slice(colon + 1, eol).trim();
+      const value = fieldValue(text, colon + 1, eol);
       if (name === "content-length") {
         if (!DIGITS.test(value) || (length !== undefined && length !== value))
           throw new ProtocolError(`bad Content-Length ${JSON.stringify(value.slice(0, 30))}`);
@@ -216,14 +222,17 @@ export class ResponseParser {
         continue;
       }
       if (!HOP.has(name)) headers.push([name, value]);
+      else hop = true;
     }
     this.reusable = status[1] === "1" && !connection?.includes("close");
     const named = connection?.filter((n) => n !== "close" && n !== "keep-alive");
     const kept = named?.length ? headers.filter(([n]) => !named.includes(n)) : headers;
     const statusText = status[3] ?? "";
     const noBody = this.method === "HEAD" || code === 204 || code === 304;
+    const plain = status[1] === "1" && !hop && connection === undefined && transferEncoding === undefined;
+    const raw = plain && (noBody || length !== undefined) ? buf.subarray(start, end) : undefined;
     if (noBody) {
-      this.events.head({ status: code, statusText, headers: kept });
+      this.events.head({ status: code, statusText, headers: kept, raw });
       this.finish();
       return;
     }
@@ -238,7 +247,7 @@ export class ResponseParser {
       this.state = chunked ? State.ChunkSize : State.Close;
       return;
     }
-    this.events.head({ status: code, statusText, headers: kept });
+    this.events.head({ status: code, statusText, headers: kept, raw });
     if (length === undefined) {
       this.reusable = false;
       this.state = State.Close;
@@ -252,3 +261,28 @@ export class ResponseParser {
 
 const toBuffer = (data: Uint8Array): Buffer =>
   Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+
+/** Header names seen, lower-cased: the same few names come in every head, and lower-casing allocates. */
+const lowerNames = new Map<string, string>();
+
+/** A header name, lower-cased. */
+export function headerName(name: string): string {
+  let lower = lowerNames.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    // Names come from clients and upstreams: keep the memo bounded.
+    if (lowerNames.size < 2000) lowerNames.set(name, lower);
+  }
+  return lower;
+}
+
+/** The field value between `from` and `to` in `text`, without the spaces and tabs around it (OWS). */
+export function fieldValue(text: string, from: number, to: number): string {
+  let start = from;
+  let end = to;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+const isOws = (c: number) => c === 32 || c === 9;

@@ -51,6 +51,22 @@ export interface UpstreamRequest {
   signal?: AbortSignal;
 }
 
+/**
+ * Where a relayed response goes instead of a Response object (the outpost's own HTTP front, front.ts):
+ * its head, then its decoded body in the order it arrives, then the end or an error.
+ */
+export interface ResponseSink {
+  /** The head, with whatever of the body came along (`complete` when that was all of it). */
+  head(head: ResponseHead, body: Uint8Array[], complete: boolean): void;
+  /** More of the body; false asks the upstream socket to stop reading until `control.resume()`. */
+  body(chunk: Uint8Array): boolean;
+  done(): void;
+  /** The exchange failed after the head was handed on (the body is cut short). */
+  error(err: unknown): void;
+  /** Set by the exchange when it starts: resume reading after backpressure, or drop the exchange. */
+  control?: { resume(): void; cancel(): void };
+}
+
 export class UpstreamTimeout extends Error {}
 
 /** Idle sockets are closed after this long (undici's default; most servers keep idle sockets 5 s+). */
@@ -177,18 +193,33 @@ function requestHead(request: UpstreamRequest, chunked: boolean): string | Buffe
  * Sends a request upstream and resolves with the response as soon as its head is in. Rejects with
  * UpstreamTimeout, ProtocolError or the socket's error (connection refused, TLS failure, reset).
  */
-export async function sendUpstream(request: UpstreamRequest): Promise<Response> {
+export function sendUpstream(request: UpstreamRequest): Promise<Response> {
+  return exchange(request, undefined) as Promise<Response>;
+}
+
+/**
+ * Sends a request upstream and hands the response to `sink`; resolves once the head is handed on.
+ * Rejects as sendUpstream does (nothing reached the sink then).
+ */
+export async function relayUpstream(request: UpstreamRequest, sink: ResponseSink): Promise<void> {
+  await exchange(request, sink);
+}
+
+async function exchange(
+  request: UpstreamRequest,
+  sink: ResponseSink | undefined,
+): Promise<Response | undefined> {
   const origin = poolKey(request.origin, request.verifyTls);
   const replayable = request.body === null && REPLAYABLE.has(request.method);
   const deadline = Date.now() + request.timeoutMs;
   for (let attempt = 0; ; attempt++) {
     const pooled = idle.get(origin)?.pop();
-    const exchange = new Exchange(request, deadline);
+    const running = new Exchange(request, deadline, sink);
     try {
-      return await exchange.run(pooled, origin);
+      return await running.run(pooled, origin);
     } catch (err) {
       // A pooled socket closed by the upstream while idle: nothing was answered, so try a fresh one.
-      if (pooled && attempt === 0 && replayable && exchange.stale) continue;
+      if (pooled && attempt === 0 && replayable && running.stale) continue;
       throw err;
     }
   }
@@ -200,7 +231,9 @@ class Exchange implements ResponseEvents {
   private responseHead: ResponseHead | undefined;
   private chunks: Uint8Array[] = [];
   private stream: ReadableStreamDefaultController<Uint8Array> | undefined;
-  private settle: { resolve(r: Response): void; reject(e: unknown): void } | undefined;
+  private settle: { resolve(r: Response | undefined): void; reject(e: unknown): void } | undefined;
+  /** Relaying to a sink: it has the head, and takes the body as it comes. */
+  private relaying = false;
   /** Links in the deadline list (see Deadlines), while waiting for the head. */
   prev: Exchange | undefined;
   next: Exchange | undefined;
@@ -215,12 +248,18 @@ class Exchange implements ResponseEvents {
   constructor(
     private readonly request: UpstreamRequest,
     public deadline: number,
+    private readonly sink: ResponseSink | undefined,
   ) {
     this.parser = new ResponseParser(request.method, this);
+    if (sink)
+      sink.control = {
+        resume: () => this.conn?.socket?.resume(),
+        cancel: () => this.cancel(),
+      };
   }
 
-  run(pooled: Connection | undefined, origin: string): Promise<Response> {
-    return new Promise<Response>((resolve, reject) => {
+  run(pooled: Connection | undefined, origin: string): Promise<Response | undefined> {
+    return new Promise<Response | undefined>((resolve, reject) => {
       this.settle = { resolve, reject };
       deadlines.add(this);
       const { signal } = this.request;
@@ -341,6 +380,14 @@ class Exchange implements ResponseEvents {
     const settle = this.settle as NonNullable<typeof this.settle>;
     this.settle = undefined;
     deadlines.remove(this);
+    if (this.sink) {
+      const chunks = this.chunks;
+      this.chunks = [];
+      this.relaying = true;
+      settle.resolve(undefined);
+      this.sink.head(head, chunks, this.parser.finished);
+      return;
+    }
     let response: Response;
     try {
       // Appended one by one: measured ≈40 % cheaper than handing Response the pairs.
@@ -396,7 +443,9 @@ class Exchange implements ResponseEvents {
   /** ResponseEvents: body bytes. */
   body(chunk: Uint8Array): void {
     // Bun hands each data event its own buffer, so views of it can be kept.
-    if (this.stream) {
+    if (this.relaying) {
+      if (!this.sink?.body(chunk)) this.conn?.socket?.pause();
+    } else if (this.stream) {
       this.stream.enqueue(chunk);
       if ((this.stream.desiredSize ?? 1) <= 0) this.conn?.socket?.pause();
     } else this.chunks.push(chunk);
@@ -408,6 +457,8 @@ class Exchange implements ResponseEvents {
       this.stream.close();
       this.stream = undefined;
     }
+    // The head and what came with it are handed on in answer(), which also reports a body complete then.
+    if (this.relaying) this.sink?.done();
     if (this.bodySent) {
       this.release();
       return;
@@ -490,7 +541,16 @@ class Exchange implements ResponseEvents {
     } else if (this.stream) {
       this.stream.error(err);
       this.stream = undefined;
+    } else if (this.relaying) {
+      this.relaying = false;
+      this.sink?.error(err);
     }
+  }
+
+  /** The client went away: the exchange and its socket are dropped, and nobody is told. */
+  private cancel(): void {
+    this.relaying = false;
+    this.fail(new ProtocolError("the client went away"));
   }
 }
 

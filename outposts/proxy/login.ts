@@ -10,6 +10,7 @@ import type { AuthDeps } from "./auth.ts";
 import { readCookies, serializeCookie } from "./cookie.ts";
 import { errorPage, redirect } from "./pages.ts";
 import { redirectTarget } from "./redirect.ts";
+import type { ProxyRequest } from "./request.ts";
 import {
   pkceChallenge,
   pkceVerifier,
@@ -30,7 +31,7 @@ const cookieFor = (app: Application, value: string, maxAge: number) =>
 /** A redirect to the core's authorization endpoint, binding the state to this browser. */
 export async function startLogin(
   app: Application,
-  request: Request,
+  request: ProxyRequest,
   rd: string | null,
   deps: AuthDeps,
   status = 302,
@@ -63,7 +64,7 @@ export async function startLogin(
   );
 }
 
-export async function callback(app: Application, request: Request, deps: AuthDeps): Promise<Response> {
+export async function callback(app: Application, request: ProxyRequest, deps: AuthDeps): Promise<Response> {
   const url = new URL(request.url);
   const error = url.searchParams.get("error");
   if (error)
@@ -131,7 +132,7 @@ export async function callback(app: Application, request: Request, deps: AuthDep
   ]);
 }
 
-export async function signOut(app: Application, request: Request, deps: AuthDeps): Promise<Response> {
+export async function signOut(app: Application, request: ProxyRequest, deps: AuthDeps): Promise<Response> {
   for (const value of readCookies(request.headers.get("cookie"), app.cookie)) {
     try {
       await deps.sessions.remove(value);

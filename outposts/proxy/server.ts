@@ -1,15 +1,20 @@
 /**
- * The proxy outpost's listeners: HTTP and HTTPS (a certificate per external host by SNI, a self-signed
- * default), with no body limit of Bun's own (uploads stream through), errors turned into pages, and
- * websocket upgrades bridged to the upstream frame by frame.
+ * The proxy outpost's listeners. HTTP is the front (front.ts: the common GET or HEAD read and answered
+ * on the socket itself), which pipes everything else to a full `Bun.serve` on loopback; HTTPS (a
+ * certificate per external host by SNI, a self-signed default) is served by `Bun.serve` directly. Both
+ * servers take any body size (uploads stream through), turn errors into pages, and bridge websocket
+ * upgrades to the upstream frame by frame.
  */
 import type { Server, ServerWebSocket } from "bun";
 import type { Logger } from "../../shared/log.ts";
 import { CoreUnavailable } from "../runtime/api.ts";
 import type { Certificate } from "../runtime/certificate.ts";
+import { identityResponse } from "./forward.ts";
+import { startFront } from "./front.ts";
 import { type Handled, type HandlerDeps, handleRequest } from "./handler.ts";
 import { errorPage } from "./pages.ts";
-import { upstreamSocketUrl } from "./upstream.ts";
+import type { ProxyRequest } from "./request.ts";
+import { forwardToUpstream, type UpstreamCall, type UpstreamOutcome, upstreamSocketUrl } from "./upstream.ts";
 
 export interface Listen {
   hostname: string;
@@ -81,6 +86,13 @@ export interface Upgrader {
 export interface ProxyHandlers {
   /** Answers one request; undefined once it became a websocket on `server` (without one: 400). */
   fetch(request: Request, clientIp: () => string, server?: Upgrader): Promise<Response | undefined>;
+  /**
+   * What to do with a request (handler.ts), with failures already turned into pages: the core away is a
+   * 503 "Sign-in unavailable", anything else a 500.
+   */
+  decide(request: ProxyRequest, clientIp: () => string): Handled | Promise<Handled>;
+  /** Counts (and logs, when it failed) a request sent upstream. */
+  proxied(call: UpstreamCall, outcome: UpstreamOutcome, detail?: string): void;
   websocket: {
     open(ws: ServerWebSocket<SocketData>): void;
     message(ws: ServerWebSocket<SocketData>, message: string | Buffer): void;
@@ -90,51 +102,77 @@ export interface ProxyHandlers {
 
 /** The per-request work and the websocket bridge, apart from any listener (the embedded outpost's). */
 export function proxyHandlers(deps: HandlerDeps, log: Logger): ProxyHandlers {
+  const failed = (err: unknown): Handled => {
+    if (err instanceof CoreUnavailable) {
+      deps.count("core_unavailable");
+      log.warn("the core cannot be reached", { code: "PX0003CoreUnavailable", error: err.message });
+      return {
+        kind: "response",
+        response: errorPage(
+          503,
+          "Sign-in unavailable",
+          "The sign-in service cannot be reached right now; try again in a moment.",
+        ),
+      };
+    }
+    log.error("request failed", { code: "PX0001RequestFailed", error: (err as Error).message });
+    return {
+      kind: "response",
+      response: errorPage(500, "Internal error", "The outpost could not handle this request."),
+    };
+  };
+
+  const decide = (request: ProxyRequest, ip: () => string): Handled | Promise<Handled> => {
+    try {
+      const handled = handleRequest(request, deps, ip);
+      return handled instanceof Promise ? handled.catch(failed) : handled;
+    } catch (err) {
+      return failed(err);
+    }
+  };
+
+  const proxied = (call: UpstreamCall, outcome: UpstreamOutcome, detail?: string) => {
+    deps.count(call.allowlisted ? `allowlisted_${outcome}` : outcome);
+    if (detail) log.warn("upstream failed", { provider: call.app.config.name, detail });
+  };
+
   const fetch = async (
     request: Request,
     ip: () => string,
     server?: Upgrader,
   ): Promise<Response | undefined> => {
-    try {
-      const handled = await handleRequest(request, deps, ip);
-      if (handled.kind === "response") return handled.response;
-      if (!server) return errorPage(400, "Bad request", "The websocket upgrade failed.");
-      let upstream: WebSocket;
-      try {
-        upstream = await openUpstream(handled);
-      } catch (err) {
-        deps.count("upstream_down");
-        log.warn("websocket upstream failed", { error: (err as Error).message });
-        return errorPage(502, "Bad gateway", "The application's websocket cannot be reached right now.");
-      }
-      const data: SocketData = { upstream, early: [] };
-      // Set before upgrading: Bun may run `open` (which takes over) inside upgrade().
-      upstream.onmessage = (event) => data.early.push(event.data as string | ArrayBuffer);
-      upstream.onclose = () => data.early.push(CLOSED);
-      const protocol = upstream.protocol;
-      const upgraded = server.upgrade(request, {
-        data,
-        ...(protocol && { headers: { "sec-websocket-protocol": protocol } }),
-      });
-      if (!upgraded) {
-        upstream.close();
-        return errorPage(400, "Bad request", "The websocket upgrade failed.");
-      }
-      deps.count("websocket");
-      return undefined;
-    } catch (err) {
-      if (err instanceof CoreUnavailable) {
-        deps.count("core_unavailable");
-        log.warn("the core cannot be reached", { code: "PX0003CoreUnavailable", error: err.message });
-        return errorPage(
-          503,
-          "Sign-in unavailable",
-          "The sign-in service cannot be reached right now; try again in a moment.",
-        );
-      }
-      log.error("request failed", { code: "PX0001RequestFailed", error: (err as Error).message });
-      return errorPage(500, "Internal error", "The outpost could not handle this request.");
+    const handled = await decide(request, ip);
+    if (handled.kind === "response") return handled.response;
+    if (handled.kind === "identity") return identityResponse(handled);
+    if (handled.kind === "upstream") {
+      const result = await forwardToUpstream(request, handled, deps.upstreamTimeoutMs);
+      proxied(handled, result.outcome, result.detail);
+      return result.response;
     }
+    if (!server) return errorPage(400, "Bad request", "The websocket upgrade failed.");
+    let upstream: WebSocket;
+    try {
+      upstream = await openUpstream(handled);
+    } catch (err) {
+      deps.count("upstream_down");
+      log.warn("websocket upstream failed", { error: (err as Error).message });
+      return errorPage(502, "Bad gateway", "The application's websocket cannot be reached right now.");
+    }
+    const data: SocketData = { upstream, early: [] };
+    // Set before upgrading: Bun may run `open` (which takes over) inside upgrade().
+    upstream.onmessage = (event) => data.early.push(event.data as string | ArrayBuffer);
+    upstream.onclose = () => data.early.push(CLOSED);
+    const protocol = upstream.protocol;
+    const upgraded = server.upgrade(request, {
+      data,
+      ...(protocol && { headers: { "sec-websocket-protocol": protocol } }),
+    });
+    if (!upgraded) {
+      upstream.close();
+      return errorPage(400, "Bad request", "The websocket upgrade failed.");
+    }
+    deps.count("websocket");
+    return undefined;
   };
 
   const websocket: ProxyHandlers["websocket"] = {
@@ -158,19 +196,20 @@ export function proxyHandlers(deps: HandlerDeps, log: Logger): ProxyHandlers {
         upstream.close(code === 1005 || code === 1006 ? 1000 : code, reason);
     },
   };
-  return { fetch, websocket };
+  return { fetch, decide, proxied, websocket };
 }
 
 export function startProxyServer(options: ProxyServerOptions): ProxyServer {
   const { log } = options;
-  const { fetch, websocket } = proxyHandlers(options.deps, log);
+  const handlers = proxyHandlers(options.deps, log);
+  const { fetch, websocket } = handlers;
+  /** The HTTP front's pipes to `full`, by the local port each connects from: the client's address. */
+  const piped = new Map<number, string>();
 
   const common = {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     idleTimeout: IDLE_TIMEOUT_S,
     development: false,
-    fetch: (request: Request, server: Server<SocketData>) =>
-      fetch(request, () => server.requestIP(request)?.address ?? "", server),
     websocket,
     error(err: Error) {
       log.error("request failed", { code: "PX0002ServeError", error: err.message });
@@ -178,7 +217,43 @@ export function startProxyServer(options: ProxyServerOptions): ProxyServer {
     },
   };
 
-  const http = Bun.serve<SocketData>({ hostname: options.http.hostname, port: options.http.port, ...common });
+  // Everything the HTTP front does not answer itself (front.ts) is piped here, started when first
+  // needed; HTTPS is served directly.
+  let full: Server<SocketData> | undefined;
+  const fullServer = () => {
+    full ??= Bun.serve<SocketData>({
+      hostname: "127.0.0.1",
+      port: 0,
+      ...common,
+      fetch(request: Request, server: Server<SocketData>) {
+        return fetch(
+          request,
+          () => {
+            const peer = server.requestIP(request);
+            return (peer && piped.get(peer.port)) ?? peer?.address ?? "";
+          },
+          server,
+        );
+      },
+    });
+    return { hostname: "127.0.0.1", port: full.port as number };
+  };
+  const http = startFront({
+    hostname: options.http.hostname,
+    port: options.http.port,
+    fallback: fullServer,
+    clients: piped,
+    decide: handlers.decide,
+    proxied: handlers.proxied,
+    upstreamTimeoutMs: options.deps.upstreamTimeoutMs,
+    idleTimeoutSeconds: IDLE_TIMEOUT_S,
+    log,
+  });
+  const direct = {
+    ...common,
+    fetch: (request: Request, server: Server<SocketData>) =>
+      fetch(request, () => server.requestIP(request)?.address ?? "", server),
+  };
 
   let fingerprint = "";
   const tlsConfig = () => {
@@ -190,7 +265,7 @@ export function startProxyServer(options: ProxyServerOptions): ProxyServer {
     ];
   };
   const startHttps = (listen: Listen, port = listen.port) =>
-    Bun.serve<SocketData>({ hostname: listen.hostname, port, tls: tlsConfig(), ...common });
+    Bun.serve<SocketData>({ hostname: listen.hostname, port, tls: tlsConfig(), ...direct });
   let https = options.https ? startHttps(options.https) : undefined;
 
   return {
@@ -210,7 +285,8 @@ export function startProxyServer(options: ProxyServerOptions): ProxyServer {
       log.info("https certificates reloaded", { hosts: byHost.size });
     },
     async stop() {
-      await Promise.all([http.stop(true), https?.stop(true)]);
+      http.stop();
+      await Promise.all([full?.stop(true), https?.stop(true)]);
     },
   };
 }

@@ -55,17 +55,22 @@ export class SessionStore {
     this.confirmed = new TtlCache(MAX_SESSIONS, now);
   }
 
-  /** The live session this cookie value opens for `provider`, or undefined. */
-  async find(provider: number, cookieValue: string): Promise<Identity | undefined> {
-    let found = this.cache.get(cookieValue);
-    if (found === undefined) {
-      let loading = this.pending.get(cookieValue);
-      if (!loading) {
-        loading = this.load(cookieValue).finally(() => this.pending.delete(cookieValue));
-        this.pending.set(cookieValue, loading);
-      }
-      found = await loading;
+  /**
+   * The live session this cookie value opens for `provider`, or undefined: at once when the answer is
+   * cached (the proxy's front then answers within the socket's callback), else once the core answered.
+   */
+  find(provider: number, cookieValue: string): Identity | undefined | Promise<Identity | undefined> {
+    const found = this.cache.get(cookieValue);
+    if (found !== undefined) return this.live(found, provider);
+    let loading = this.pending.get(cookieValue);
+    if (!loading) {
+      loading = this.load(cookieValue).finally(() => this.pending.delete(cookieValue));
+      this.pending.set(cookieValue, loading);
     }
+    return loading.then((loaded) => this.live(loaded, provider));
+  }
+
+  private live(found: Cached, provider: number): Identity | undefined {
     if (!found || found.provider !== provider || found.expires <= this.now()) return undefined;
     if (found.sid && this.ended.has(found.sid)) return undefined;
     return found;

@@ -5,10 +5,13 @@
  * answers something unusable (502) or does not answer in time (504).
  * Websocket upgrades are bridged by the server (see `upstreamSocketUrl`).
  */
+
+import type { Application } from "./application.ts";
 import { withoutCookie } from "./cookie.ts";
 import { isAuthentikHeader, type PreparedIdentity } from "./headers.ts";
-import { type Origin, sendUpstream, UpstreamTimeout, upstreamOrigin } from "./http1.ts";
+import { type Origin, sendUpstream, type UpstreamRequest, UpstreamTimeout, upstreamOrigin } from "./http1.ts";
 import { errorPage } from "./pages.ts";
+import type { ProxyRequest, RequestHeaders } from "./request.ts";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and those the outpost sets itself. */
 const HOP = [
@@ -62,7 +65,7 @@ export interface UpstreamHeaderOptions {
  * then the X-Forwarded-* headers. The identity's headers, which win over anything of the same name, are
  * not among them: they go after these, as the identity's prepared `lines` (or its `pairs`).
  */
-export function upstreamHeaders(request: Headers, o: UpstreamHeaderOptions): [string, string][] {
+export function upstreamHeaders(request: RequestHeaders, o: UpstreamHeaderOptions): [string, string][] {
   const named = connectionNamed(request.get("connection"));
   const replaced = o.identity?.names;
   const out: [string, string][] = [];
@@ -120,61 +123,77 @@ export function upstreamSocketUrl(target: UpstreamTarget): string {
   return url.href;
 }
 
-export interface UpstreamOptions {
-  /** The identity headers' lines, sent after `headers`. */
+/** A request the handler decided to send on (see handler.ts `Handled`). */
+export interface UpstreamCall {
+  app: Application;
+  target: UpstreamTarget;
+  /** The request headers for the upstream; the identity's prepared lines go after them. */
+  headers: [string, string][];
   identity: PreparedIdentity | undefined;
-  verifyTls: boolean;
-  /** How long the upstream may take to start answering. */
-  timeoutMs: number;
+  /** Passed by the provider's skip_path_regex, not by a signed-in user (for the counters). */
+  allowlisted: boolean;
 }
 
-export type UpstreamResult = {
-  response: Response;
-  outcome: "proxied" | "upstream_down" | "upstream_timeout";
-  /** For the log (never shown to the client): what went wrong. */
-  detail?: string;
-};
-
-export async function forwardToUpstream(
-  request: Request,
-  target: UpstreamTarget,
-  headers: [string, string][],
-  options: UpstreamOptions,
-): Promise<UpstreamResult> {
+/** The HTTP/1.1 client's request for a call: the body streamed on, the client's going away heeded. */
+export function upstreamRequest(
+  request: ProxyRequest,
+  call: UpstreamCall,
+  timeoutMs: number,
+): UpstreamRequest {
   const hasBody = request.method !== "GET" && request.method !== "HEAD" && request.body !== null;
-  try {
-    const response = await sendUpstream({
-      method: request.method,
-      origin: target.origin,
-      path: target.path,
-      headers,
-      lines: options.identity?.lines,
-      body: hasBody ? request.body : null,
-      verifyTls: options.verifyTls,
-      timeoutMs: options.timeoutMs,
-      // The client going away drops the upstream request too.
-      signal: request.signal,
-    });
-    return { response, outcome: "proxied" };
-  } catch (err) {
-    if (err instanceof UpstreamTimeout)
-      return {
-        response: errorPage(
-          504,
-          "Gateway timeout",
-          `The application did not answer within ${Math.round(options.timeoutMs / 1000)} s; try again later.`,
-        ),
-        outcome: "upstream_timeout",
-        detail: `no answer from ${target.origin.host} within ${options.timeoutMs} ms`,
-      };
+  return {
+    method: request.method,
+    origin: call.target.origin,
+    path: call.target.path,
+    headers: call.headers,
+    lines: call.identity?.lines,
+    body: hasBody ? request.body : null,
+    verifyTls: call.app.config.internal_host_ssl_validation,
+    timeoutMs,
+    // The client going away drops the upstream request too.
+    signal: request.signal,
+  };
+}
+
+export type UpstreamOutcome = "proxied" | "upstream_down" | "upstream_timeout";
+
+/** A failed call: the page for the client (502, or 504 when the upstream was too slow), and for the log. */
+export function upstreamFailure(
+  err: unknown,
+  call: UpstreamCall,
+  timeoutMs: number,
+): { response: Response; outcome: UpstreamOutcome; detail: string } {
+  const host = call.target.origin.host;
+  if (err instanceof UpstreamTimeout)
     return {
       response: errorPage(
-        502,
-        "Bad gateway",
-        "The application behind this address cannot be reached right now; try again later.",
+        504,
+        "Gateway timeout",
+        `The application did not answer within ${Math.round(timeoutMs / 1000)} s; try again later.`,
       ),
-      outcome: "upstream_down",
-      detail: `${target.origin.host}: ${(err as Error).message}`,
+      outcome: "upstream_timeout",
+      detail: `no answer from ${host} within ${timeoutMs} ms`,
     };
+  return {
+    response: errorPage(
+      502,
+      "Bad gateway",
+      "The application behind this address cannot be reached right now; try again later.",
+    ),
+    outcome: "upstream_down",
+    detail: `${host}: ${(err as Error).message}`,
+  };
+}
+
+/** Sends a call upstream; the answer as a Response (streamed), or the error page. */
+export async function forwardToUpstream(
+  request: ProxyRequest,
+  call: UpstreamCall,
+  timeoutMs: number,
+): Promise<{ response: Response; outcome: UpstreamOutcome; detail?: string }> {
+  try {
+    return { response: await sendUpstream(upstreamRequest(request, call, timeoutMs)), outcome: "proxied" };
+  } catch (err) {
+    return upstreamFailure(err, call, timeoutMs);
   }
 }

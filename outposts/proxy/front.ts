@@ -1,0 +1,613 @@
+/**
+ * The proxy outpost's plain-HTTP listener, on the sockets themselves (`Bun.listen`). The common request —
+ * a GET or HEAD without a body, in a head that is plainly HTTP/1.1 — is read here and answered here: the
+ * handler decides (handler.ts), and a proxied answer is relayed from the upstream socket onto the
+ * client's as it arrives (http1.ts `relayUpstream`), with no Request, Response or stream in between.
+ * That halves the CPU a proxied request costs next to `Bun.serve` + the same client
+ * (tests/bench/proxy.bench.ts).
+ *
+ * Everything else — a body, an upgrade, `Expect`, HTTP/1.0, anything this reader is not sure of,
+ * malformed or oversized heads included — is not parsed further: from that request on, the connection is
+ * piped byte for byte to the full server (`Bun.serve`, on loopback), which answers it exactly as before:
+ * websockets, uploads, 100-continue, and Bun's own 400/431 for bad input. So this reader never has to agree
+ * with another parser about where a request ends: it only takes requests that end at their head.
+ * The full server learns the client's address from the port the pipe connects from.
+ */
+import type { Socket, SocketHandler, TCPSocketListener } from "bun";
+import type { Logger } from "../../shared/log.ts";
+import { type IdentityAnswer, identityResponse } from "./forward.ts";
+import type { Handled } from "./handler.ts";
+import { type ResponseSink, relayUpstream } from "./http1.ts";
+import { fieldValue, headerName, type ResponseHead } from "./http1-response.ts";
+import { errorPage } from "./pages.ts";
+import { HeaderList, type ProxyRequest } from "./request.ts";
+import type { UpstreamCall, UpstreamOutcome } from "./upstream.ts";
+import { upstreamFailure, upstreamRequest } from "./upstream.ts";
+
+/** A head longer than this is not read here (the full server takes it, and refuses it past its limit). */
+const MAX_HEAD_BYTES = 16 * 1024;
+const MAX_HEADERS = 100;
+/** Pipelined requests answered within one call before the rest wait for a microtask. */
+const MAX_DEPTH = 16;
+/** Pipelined requests buffered while one is answered; past this the client is not read until it is. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+const HEAD_END = Buffer.from("\r\n\r\n");
+const REQUEST_LINE = /^(GET|HEAD) (\/[!-~]*) HTTP\/1\.1$/;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Field values: visible characters, spaces, tabs and obs-text; no other control character. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const HOST = /^[A-Za-z0-9._~%!$&'()*+,;=:[\]-]+$/;
+const NON_ASCII = /[\u0080-\uffff]/;
+const LAST_CHUNK = Buffer.from("0\r\n\r\n");
+/**
+ * Reason phrases for the answers the outpost makes itself (an upstream's own phrase is passed on; the
+ * phrase is optional in HTTP/1.1). Not node:http's table: loading that module costs ≈1 MB of memory.
+ */
+const REASONS: Record<number, string> = {
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  413: "Content Too Large",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+const CRLF = Buffer.from("\r\n");
+
+export interface FrontOptions {
+  hostname: string;
+  port: number;
+  /**
+   * The full server, on loopback: it takes every connection from the first request not read here.
+   * Asked for on the first such connection (so an outpost that never needs it never starts it).
+   */
+  fallback(): { hostname: string; port: number };
+  /** The client's address for a pipe from this local port (for the full server's X-Forwarded-For). */
+  clients: Map<number, string>;
+  /** At once when it can: the answer then goes out within this socket's callback (see serve). */
+  decide(request: ProxyRequest, clientIp: () => string): Handled | Promise<Handled>;
+  proxied(call: UpstreamCall, outcome: UpstreamOutcome, detail?: string): void;
+  upstreamTimeoutMs: number;
+  idleTimeoutSeconds: number;
+  log: Logger;
+}
+
+/** One request head read here. */
+interface Head {
+  method: string;
+  target: string;
+  host: string;
+  headers: [string, string][];
+  close: boolean;
+}
+
+interface Client {
+  socket: Socket<Client>;
+  ip: string;
+  /** Bytes received and not yet taken: the next requests (or the rest of one head). */
+  input: Buffer | undefined;
+  busy: boolean;
+  /** Not read while too much is buffered behind the request being answered. */
+  paused: boolean;
+  closed: boolean;
+  /** Output waiting for the socket to drain. */
+  out: Uint8Array[];
+  /** Run once `out` has drained (the relay resumes reading its upstream). */
+  drained: (() => void) | undefined;
+  /** End the connection once `out` has drained. */
+  ending: boolean;
+  /** The exchange being relayed (cancelled if the client goes away). */
+  relay: ResponseSink | undefined;
+  pipe: Pipe | undefined;
+}
+
+interface Pipe {
+  client: Client;
+  socket: Socket<Pipe> | undefined;
+  /** Client bytes waiting for the pipe to open or drain. */
+  waiting: Uint8Array[];
+  closed: boolean;
+}
+
+export interface Front {
+  port: number;
+  stop(): void;
+}
+
+export function startFront(options: FrontOptions): Front {
+  const clients = new Set<Client>();
+  /** Requests begun and not yet returned from, on the current call stack. */
+  let depth = 0;
+
+  const clientHandlers: SocketHandler<Client> = {
+    open(socket) {
+      const client: Client = {
+        socket,
+        ip: socket.remoteAddress,
+        input: undefined,
+        busy: false,
+        paused: false,
+        closed: false,
+        out: [],
+        drained: undefined,
+        ending: false,
+        relay: undefined,
+        pipe: undefined,
+      };
+      socket.data = client;
+      clients.add(client);
+      socket.timeout(options.idleTimeoutSeconds);
+    },
+    data(socket, data) {
+      const client = socket.data;
+      if (client.pipe) return toPipe(client.pipe, data);
+      client.input = client.input ? Buffer.concat([client.input, data]) : data;
+      if (client.busy) {
+        if (client.input.length > MAX_BUFFERED_BYTES) {
+          client.paused = true;
+          socket.pause();
+        }
+        return;
+      }
+      next(client);
+    },
+    drain(socket) {
+      flush(socket.data);
+    },
+    timeout(socket) {
+      const client = socket.data;
+      // Idle between requests: closed. Busy (a slow upstream or a slow stream): the deadlines are the
+      // relay's; piped: the full server's own idle timeout ends it.
+      if (client.busy || client.pipe) socket.timeout(options.idleTimeoutSeconds);
+      else socket.end();
+    },
+    close(socket) {
+      gone(socket.data);
+    },
+    error(socket) {
+      gone(socket.data);
+    },
+  };
+
+  function gone(client: Client): void {
+    if (client.closed) return;
+    client.closed = true;
+    clients.delete(client);
+    client.out = [];
+    client.relay?.control?.cancel();
+    client.relay = undefined;
+    if (client.pipe) endPipe(client.pipe);
+  }
+
+  /** Takes the next request in `input`, if its head is complete. */
+  function next(client: Client): void {
+    const input = client.input;
+    if (!input || client.closed) return;
+    const end = input.indexOf(HEAD_END);
+    if (end < 0) {
+      if (input.length > MAX_HEAD_BYTES) startPipe(client);
+      return;
+    }
+    const head = end <= MAX_HEAD_BYTES ? readHead(input.toString("latin1", 0, end)) : undefined;
+    if (!head) {
+      startPipe(client);
+      return;
+    }
+    client.input = end + 4 === input.length ? undefined : input.subarray(end + 4);
+    client.busy = true;
+    depth++;
+    try {
+      void serve(client, head).catch((err: unknown) => {
+        options.log.error("request failed", { code: "PX0004FrontFailed", error: (err as Error).message });
+        client.socket.terminate();
+      });
+    } finally {
+      depth--;
+    }
+  }
+
+  async function serve(client: Client, head: Head): Promise<void> {
+    const request: ProxyRequest = {
+      method: head.method,
+      url: `http://${head.host}${head.target}`,
+      headers: new HeaderList(head.headers),
+      body: null,
+    };
+    // Written within the client's data callback when the decision is at once (a cached session):
+    // a write from a later microtask measured ≈20 % slower for the whole request.
+    const decided = options.decide(request, () => client.ip);
+    const handled = decided instanceof Promise ? await decided : decided;
+    if (client.closed) return;
+    if (handled.kind === "identity") {
+      writeIdentity(client, handled, head);
+      finished(client, head);
+      return;
+    }
+    if (handled.kind !== "upstream") {
+      // (A websocket is never decided here: upgrades go to the full server.)
+      const response =
+        handled.kind === "response"
+          ? handled.response
+          : errorPage(400, "Bad request", "The websocket upgrade failed.");
+      const written = respond(client, response, head);
+      if (written) await written;
+      return finished(client, head);
+    }
+    const sink = new ClientSink(client, head, () => finished(client, head));
+    client.relay = sink;
+    try {
+      await relayUpstream(upstreamRequest(request, handled, options.upstreamTimeoutMs), sink);
+      options.proxied(handled, "proxied");
+    } catch (err) {
+      client.relay = undefined;
+      if (client.closed) return;
+      const failure = upstreamFailure(err, handled, options.upstreamTimeoutMs);
+      options.proxied(handled, failure.outcome, failure.detail);
+      const written = respond(client, failure.response, head);
+      if (written) await written;
+      finished(client, head);
+    }
+  }
+
+  /**
+   * A request is answered: close if asked, else go on to the next one once its answer has left (a
+   * client that does not read its answers is not read either).
+   */
+  function finished(client: Client, head: Head): void {
+    client.relay = undefined;
+    if (client.closed) return;
+    if (head.close) {
+      client.busy = false;
+      endClient(client);
+    } else if (client.out.length > 0) client.drained = () => proceed(client);
+    else proceed(client);
+  }
+
+  function proceed(client: Client): void {
+    client.busy = false;
+    if (client.paused) {
+      client.paused = false;
+      client.socket.resume();
+    }
+    // Pipelined requests answered at once would otherwise nest one call deeper each.
+    if (depth > MAX_DEPTH) queueMicrotask(() => next(client));
+    else next(client);
+  }
+
+  function endClient(client: Client): void {
+    client.ending = true;
+    if (client.out.length === 0) client.socket.end();
+  }
+
+  /** Writes what the socket takes now and queues the rest; false if anything is queued. */
+  function send(client: Client, data: Uint8Array): boolean {
+    if (client.closed) return true;
+    if (client.out.length > 0) {
+      client.out.push(data);
+      return false;
+    }
+    const n = client.socket.write(data);
+    if (n === data.byteLength) return true;
+    client.out.push(n > 0 ? data.subarray(n) : data);
+    return false;
+  }
+
+  function flush(client: Client): void {
+    while (client.out.length > 0) {
+      const data = client.out[0] as Uint8Array;
+      const n = client.socket.write(data);
+      if (n < data.byteLength) {
+        if (n > 0) client.out[0] = data.subarray(n);
+        return;
+      }
+      client.out.shift();
+    }
+    if (client.ending) return void client.socket.end();
+    const drained = client.drained;
+    client.drained = undefined;
+    drained?.();
+  }
+
+  /**
+   * A Response of the outpost's own (a page, a redirect, a forward-auth answer) onto the socket: at once
+   * when it has no body, else once the body is read.
+   */
+  function respond(client: Client, response: Response, head: Head): Promise<void> | undefined {
+    if (response.body === null) {
+      writeResponse(client, response, head, undefined);
+      return undefined;
+    }
+    return response.arrayBuffer().then((body) => writeResponse(client, response, head, new Uint8Array(body)));
+  }
+
+  function writeResponse(client: Client, response: Response, head: Head, body: Uint8Array | undefined): void {
+    if (client.closed) return;
+    const status = response.status;
+    let text = `HTTP/1.1 ${status} ${response.statusText || (REASONS[status] ?? "")}\r\n`;
+    let cookies = false;
+    response.headers.forEach((value, name) => {
+      if (name === "set-cookie") cookies = true;
+      else if (name !== "content-length" && name !== "connection" && name !== "transfer-encoding")
+        text += `${name}: ${value}\r\n`;
+    });
+    if (cookies) for (const cookie of response.headers.getSetCookie()) text += `set-cookie: ${cookie}\r\n`;
+    if (!response.headers.has("date")) text += `date: ${httpDate()}\r\n`;
+    if (status !== 204 && status !== 304) text += `content-length: ${body?.byteLength ?? 0}\r\n`;
+    if (head.close) text += "connection: close\r\n";
+    text += "\r\n";
+    const bytes = Buffer.from(text, "latin1");
+    send(client, body && head.method !== "HEAD" ? Buffer.concat([bytes, body]) : bytes);
+  }
+
+  /** Forward auth's yes: the identity's prepared header lines as they are. */
+  function writeIdentity(client: Client, answer: IdentityAnswer, head: Head): void {
+    const { identity, agent } = answer;
+    // An identity header named User-Agent is replaced by the client's: the general way does that.
+    if (agent && identity.names.has("user-agent")) {
+      writeResponse(client, identityResponse(answer), head, undefined);
+      return;
+    }
+    let text = `HTTP/1.1 200 OK\r\n${identity.lines.text}`;
+    if (agent) text += `user-agent: ${agent}\r\n`;
+    text += `date: ${httpDate()}\r\ncontent-length: 0\r\n`;
+    if (head.close) text += "connection: close\r\n";
+    send(client, Buffer.from(`${text}\r\n`, "latin1"));
+  }
+
+  /** An upstream's response, relayed onto the client's socket as it arrives. */
+  class ClientSink implements ResponseSink {
+    control?: ResponseSink["control"];
+    private chunked = false;
+
+    constructor(
+      private readonly client: Client,
+      private readonly request: Head,
+      private readonly onDone: () => void,
+    ) {}
+
+    head(head: ResponseHead, body: Uint8Array[], complete: boolean): void {
+      if (head.raw && !this.request.close) {
+        // The upstream's own bytes, unchanged, in one write when the body came in the same read.
+        send(this.client, joined(head.raw, body));
+        if (complete) this.onDone();
+        return;
+      }
+      const status = head.status;
+      let text = `HTTP/1.1 ${status} ${head.statusText || (REASONS[status] ?? "")}\r\n`;
+      let length = false;
+      for (const [name, value] of head.headers) {
+        if (name === "content-length") length = true;
+        text += `${name}: ${value}\r\n`;
+      }
+      const bodyless = this.request.method === "HEAD" || status === 204 || status === 304;
+      // A body without a length (chunked or until close upstream) goes to the client chunked.
+      this.chunked = !bodyless && !length;
+      if (this.chunked) text += "transfer-encoding: chunked\r\n";
+      if (this.request.close) text += "connection: close\r\n";
+      text += "\r\n";
+      const parts: Uint8Array[] = [NON_ASCII.test(text) ? Buffer.from(text, "latin1") : Buffer.from(text)];
+      for (const chunk of body) this.frame(parts, chunk);
+      if (complete && this.chunked) parts.push(LAST_CHUNK);
+      send(this.client, parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts));
+      if (complete) this.onDone();
+    }
+
+    body(chunk: Uint8Array): boolean {
+      const parts: Uint8Array[] = [];
+      this.frame(parts, chunk);
+      let written = true;
+      for (const part of parts) written = send(this.client, part) && written;
+      if (!written) this.client.drained = () => this.control?.resume();
+      return written;
+    }
+
+    done(): void {
+      if (this.chunked) send(this.client, LAST_CHUNK);
+      this.onDone();
+    }
+
+    error(): void {
+      // The body is cut short: the client must not take what it got for the whole answer.
+      this.client.relay = undefined;
+      this.client.socket.terminate();
+    }
+
+    private frame(parts: Uint8Array[], chunk: Uint8Array): void {
+      if (chunk.byteLength === 0) return;
+      if (!this.chunked) {
+        parts.push(chunk);
+        return;
+      }
+      parts.push(Buffer.from(`${chunk.byteLength.toString(16)}\r\n`, "latin1"), chunk, CRLF);
+    }
+  }
+
+  const pipeHandlers: SocketHandler<Pipe> = {
+    open(socket) {
+      const pipe = socket.data;
+      // The client left while this connected.
+      if (pipe.closed) {
+        socket.end();
+        return;
+      }
+      pipe.socket = socket;
+      options.clients.set(socket.localPort, pipe.client.ip);
+      const waiting = pipe.waiting;
+      pipe.waiting = [];
+      for (const data of waiting) toPipe(pipe, data);
+    },
+    data(socket, data) {
+      const client = socket.data.client;
+      if (!send(client, data)) {
+        socket.pause();
+        client.drained = () => socket.resume();
+      }
+    },
+    drain(socket) {
+      const pipe = socket.data;
+      const waiting = pipe.waiting;
+      pipe.waiting = [];
+      for (const data of waiting) toPipe(pipe, data);
+      if (pipe.waiting.length === 0) pipe.client.socket.resume();
+    },
+    close(socket) {
+      endPipe(socket.data);
+    },
+    error(socket) {
+      endPipe(socket.data);
+    },
+    connectError(socket) {
+      endPipe(socket.data);
+    },
+  };
+
+  /** From the first request not read here on, the connection belongs to the full server. */
+  function startPipe(client: Client): void {
+    const pipe: Pipe = { client, socket: undefined, waiting: [], closed: false };
+    client.pipe = pipe;
+    if (client.input) pipe.waiting.push(client.input);
+    client.input = undefined;
+    client.busy = false;
+    client.socket.resume();
+    const { hostname, port } = options.fallback();
+    Bun.connect<Pipe>({
+      hostname,
+      port,
+      data: pipe,
+      socket: pipeHandlers,
+    }).catch((err: unknown) => {
+      options.log.error("the outpost's own server cannot be reached", {
+        code: "PX0005PipeFailed",
+        error: (err as Error).message,
+      });
+      endPipe(pipe);
+    });
+  }
+
+  function toPipe(pipe: Pipe, data: Uint8Array): void {
+    const socket = pipe.socket;
+    if (!socket || pipe.waiting.length > 0) {
+      pipe.waiting.push(Buffer.from(data));
+      if (socket) pipe.client.socket.pause();
+      return;
+    }
+    const n = socket.write(data);
+    if (n < data.byteLength) {
+      pipe.waiting.push(Buffer.from(n > 0 ? data.subarray(n) : data));
+      pipe.client.socket.pause();
+    }
+  }
+
+  function endPipe(pipe: Pipe): void {
+    if (pipe.closed) return;
+    pipe.closed = true;
+    if (pipe.socket) {
+      options.clients.delete(pipe.socket.localPort);
+      pipe.socket.end();
+    }
+    if (!pipe.client.closed) endClient(pipe.client);
+  }
+
+  const listener: TCPSocketListener<Client> = Bun.listen<Client>({
+    hostname: options.hostname,
+    port: options.port,
+    socket: clientHandlers,
+    data: undefined as unknown as Client,
+  });
+
+  return {
+    port: listener.port,
+    stop() {
+      listener.stop(true);
+      for (const client of clients) client.socket.terminate();
+    },
+  };
+}
+
+/**
+ * A request head this reader answers itself, or undefined for the full server: GET or HEAD in origin
+ * form, HTTP/1.1, CRLF lines, token names, no body (no Transfer-Encoding, no Content-Length but 0), no
+ * Upgrade or Expect, exactly one plain Host.
+ */
+export function readHead(text: string): Head | undefined {
+  let eol = text.indexOf("\r\n");
+  if (eol < 0) eol = text.length;
+  const match = REQUEST_LINE.exec(text.slice(0, eol));
+  if (!match) return undefined;
+  const headers: [string, string][] = [];
+  let host: string | undefined;
+  let close = false;
+  for (let at = eol + 2; at < text.length; at = eol + 2) {
+    eol = text.indexOf("\r\n", at);
+    if (eol < 0) eol = text.length;
+    const colon = text.indexOf(":", at);
+    if (colon <= at || colon > eol || headers.length === MAX_HEADERS) return undefined;
+    const name = headerName(text.slice(at, colon));
+    const value = fieldValue(text, colon + 1, eol);
+    if (!TOKEN.test(name) || !FIELD_VALUE.test(value)) return undefined;
+    switch (name) {
+      case "host":
+        if (host !== undefined || !HOST.test(value)) return undefined;
+        host = value;
+        break;
+      case "content-length":
+        if (value !== "0") return undefined;
+        break;
+      case "transfer-encoding":
+      case "upgrade":
+      case "expect":
+        return undefined;
+      case "connection":
+        for (const token of value.toLowerCase().split(",")) {
+          const t = token.trim();
+          if (t === "close") close = true;
+          else if (t === "upgrade") return undefined;
+        }
+        break;
+    }
+    headers.push([name, value]);
+  }
+  if (host === undefined) return undefined;
+  return { method: match[1] as string, target: match[2] as string, host, headers, close };
+}
+
+/** `first` and `rest` as one buffer: a view of them when they lie one after another in one buffer. */
+function joined(first: Uint8Array, rest: Uint8Array[]): Uint8Array {
+  if (rest.length === 0) return first;
+  const next = rest[0] as Uint8Array;
+  if (
+    rest.length === 1 &&
+    next.buffer === first.buffer &&
+    next.byteOffset === first.byteOffset + first.byteLength
+  )
+    return new Uint8Array(first.buffer, first.byteOffset, first.byteLength + next.byteLength);
+  return Buffer.concat([first, ...rest]);
+}
+
+let dateSecond = 0;
+let dateText = "";
+
+/** The Date header's value, made once a second. */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
