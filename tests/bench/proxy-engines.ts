@@ -1,7 +1,8 @@
 /**
  * The processes the `proxy` suite measures, each in its own process and optionally pinned to CPUs: the
  * upstream app (tests/support/upstream.ts), the Bun-native `fetch` proxy, the proxy outpost's own
- * socket client (outposts/proxy/http1.ts) and `http-proxy` (in Bun or Node). nginx comes from tests/support/reverse-proxies.ts. Also the CPU time a process (and its
+ * socket client (outposts/proxy/http1.ts) behind Bun.serve or behind the outpost's own HTTP front
+ * (outposts/proxy/front.ts), and `http-proxy` (in Bun or Node). nginx comes from tests/support/reverse-proxies.ts. Also the CPU time a process (and its
  * children: nginx's workers) has used, for CPU cost per request.
  */
 import { readFileSync } from "node:fs";
@@ -12,6 +13,7 @@ const READY_TIMEOUT_MS = 10_000;
 const UPSTREAM = resolve(import.meta.dir, "../support/upstream.ts");
 const FETCH_PROXY = resolve(import.meta.dir, "proxy-fetch-server.ts");
 const SOCKET_PROXY = resolve(import.meta.dir, "proxy-socket-server.ts");
+const FRONT_PROXY = resolve(import.meta.dir, "proxy-front-server.ts");
 const HTTP_PROXY = resolve(import.meta.dir, "proxy-http-proxy-server.mjs");
 
 export interface Child {
@@ -69,6 +71,10 @@ export function startFetchProxy(upstream: string, cpus: string | undefined): Pro
 
 export function startSocketProxy(upstream: string, cpus: string | undefined): Promise<Child> {
   return startListening("Bun socket proxy", [process.execPath, SOCKET_PROXY, upstream], cpus);
+}
+
+export function startFrontProxy(upstream: string, cpus: string | undefined): Promise<Child> {
+  return startListening("Bun socket front", [process.execPath, FRONT_PROXY, upstream], cpus);
 }
 
 export function startHttpProxy(

@@ -1,7 +1,8 @@
 /**
  * Reverse proxying one upstream app: the upstream alone (the limit), nginx proxying it directly (the
- * anchor, measured before and after), minimal Bun-native proxies over `fetch` and over the outpost's
- * own HTTP/1.1 socket client, and `http-proxy` (in Bun, what an outpost binary would run, and in Node) —
+ * anchor, measured before and after), minimal Bun-native proxies over `fetch`, over the outpost's own
+ * HTTP/1.1 socket client behind Bun.serve, and behind the outpost's own HTTP front (`Bun.listen`), and
+ * `http-proxy` (in Bun, what an outpost binary would run, and in Node) —
  * the engines the proxy outpost can be built on — all loaded by wrk at the same concurrency; then each alone on one connection, for the
  * latency a proxy adds when it is not saturated. The proxy outpost (proxy-gatehouse.ts starts it with a
  * core and a signed-in session; proxy-outpost.ts has its scenarios) is measured between the nginx runs.
@@ -15,6 +16,7 @@ import {
   childPids,
   nodeVersion,
   startFetchProxy,
+  startFrontProxy,
   startHttpProxy,
   startSocketProxy,
   startUpstreamProcess,
@@ -91,6 +93,7 @@ export const suite: BenchSuite = {
     onCleanup(() => nginx.stop());
     const fetchProxy = await startFetchProxy(upstream.url, layout.server);
     const socketProxy = await startSocketProxy(upstream.url, layout.server);
+    const frontProxy = await startFrontProxy(upstream.url, layout.server);
     const bunHttpProxy = await startHttpProxy(upstream.url, "bun", layout.server);
     const node = nodeVersion();
     const nodeHttpProxy: Child | undefined = node
@@ -112,6 +115,7 @@ export const suite: BenchSuite = {
       proxy_outpost: outpostPid ? processMemory(outpostPid) : undefined,
       bun_fetch_proxy: processMemory(fetchProxy.pid),
       bun_socket_proxy: processMemory(socketProxy.pid),
+      bun_socket_front: processMemory(frontProxy.pid),
       http_proxy_bun: processMemory(bunHttpProxy.pid),
       http_proxy_node: nodeHttpProxy && processMemory(nodeHttpProxy.pid),
       nginx_worker: childPids(nginx.pid).map(processMemory)[0],
@@ -127,6 +131,7 @@ export const suite: BenchSuite = {
     const engines: Scenario[] = [
       { name: "Bun fetch proxy", url: `${fetchProxy.url}/`, headers: {}, pids: [fetchProxy.pid] },
       { name: "Bun socket proxy", url: `${socketProxy.url}/`, headers: {}, pids: [socketProxy.pid] },
+      { name: "Bun socket front", url: `${frontProxy.url}/`, headers: {}, pids: [frontProxy.pid] },
       { name: "http-proxy (Bun)", url: `${bunHttpProxy.url}/`, headers: {}, pids: [bunHttpProxy.pid] },
       ...(nodeHttpProxy
         ? [
@@ -219,7 +224,7 @@ export const suite: BenchSuite = {
       outpost: {
         runs: outpostCommand,
         engine:
-          "Bun.serve + the outpost's HTTP/1.1 client on pooled Bun.connect sockets (the socket proxy above), streaming both ways",
+          "the outpost's HTTP front on Bun.listen sockets + its HTTP/1.1 client on pooled Bun.connect sockets (the socket front above); other requests piped to Bun.serve",
         proxy_mode_ratio: outpostRatio("outpost (proxy mode)"),
         forward_auth_ratio: outpostRatio("outpost /auth/nginx"),
         idle_rss_mb: idle.proxy_outpost?.rss_mb,
@@ -278,6 +283,7 @@ export const suite: BenchSuite = {
       nginx.stop(),
       fetchProxy.stop(),
       socketProxy.stop(),
+      frontProxy.stop(),
       bunHttpProxy.stop(),
       nodeHttpProxy?.stop(),
     ]);
