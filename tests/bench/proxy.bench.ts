@@ -35,6 +35,11 @@ interface Figures {
   cpu_us_per_request: number | undefined;
   /** Share of one CPU the process under test used: well under 100 means something else was the limit. */
   cpu_percent: number | undefined;
+  /**
+   * The upstream's CPU time per request meanwhile: it shares the other CPU with wrk, so a proxy whose
+   * requests cost the upstream more (the outpost's identity headers) is held back sooner.
+   */
+  upstream_cpu_us_per_request: number | undefined;
   read_errors: number;
 }
 
@@ -61,13 +66,20 @@ const MIN_WARMUP_SECONDS = 5;
 
 const warmupSeconds = (settings: BenchSettings) => Math.max(settings.warmupSeconds, MIN_WARMUP_SECONDS);
 
-async function load(scenario: Scenario, settings: BenchSettings, connections: number): Promise<Figures> {
+async function load(
+  scenario: Scenario,
+  settings: BenchSettings,
+  connections: number,
+  upstreamPid: number,
+): Promise<Figures> {
   const options = { url: scenario.url, headers: scenario.headers, connections, threads: settings.threads };
   await measure({ ...options, seconds: warmupSeconds(settings), warmupSeconds: 0 });
   const cpu = () => scenario.pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
   const before = cpu();
+  const upstreamBefore = treeCpuSeconds(upstreamPid);
   const r = await measure({ ...options, seconds: settings.seconds, warmupSeconds: 0 });
   const used = cpu() - before;
+  const upstreamUsed = treeCpuSeconds(upstreamPid) - upstreamBefore;
   return {
     requests_per_s: round(r.requestsPerSecond),
     p50_ms: r.latencyMs.p50,
@@ -75,6 +87,7 @@ async function load(scenario: Scenario, settings: BenchSettings, connections: nu
     cpu_us_per_request:
       scenario.pids.length > 0 && r.requests > 0 ? round((used / r.requests) * 1e6, 1) : undefined,
     cpu_percent: scenario.pids.length > 0 ? round((used / r.seconds) * 100) : undefined,
+    upstream_cpu_us_per_request: r.requests > 0 ? round((upstreamUsed / r.requests) * 1e6, 1) : undefined,
     read_errors: r.errors.read + r.errors.timeout,
   };
 }
@@ -166,10 +179,10 @@ export const suite: BenchSuite = {
     const saturated = new Map<string, Figures>();
     for (const s of [limit, anchor, ...engines, ...outpost]) {
       console.log(`${s.name}: ${c} connections`);
-      saturated.set(s.name, await load(s, settings, c));
+      saturated.set(s.name, await load(s, settings, c, upstream.pid));
     }
     console.log(`${anchor.name} again`);
-    const anchorAfter = await load(anchor, settings, c);
+    const anchorAfter = await load(anchor, settings, c, upstream.pid);
     const anchorBefore = saturated.get(anchor.name) as Figures;
     const nginxRate = (anchorBefore.requests_per_s + anchorAfter.requests_per_s) / 2;
     const nginxCpu = mean(anchorBefore.cpu_us_per_request, anchorAfter.cpu_us_per_request);
@@ -177,7 +190,7 @@ export const suite: BenchSuite = {
     const single = new Map<string, Figures>();
     for (const s of [limit, anchor, ...engines, ...outpost.slice(0, 1)]) {
       console.log(`${s.name}: 1 connection`);
-      single.set(s.name, await load(s, settings, 1));
+      single.set(s.name, await load(s, settings, 1, upstream.pid));
     }
     const after = memory();
 
@@ -247,7 +260,17 @@ export const suite: BenchSuite = {
     const tables: Table[] = [
       {
         title: `Proxying GET / (${UPSTREAM_BODY.length}-byte body), ${c} keep-alive connections`,
-        columns: ["server", "req/s", "× nginx", "p50 ms", "p99 ms", "CPU %", "CPU µs/req", "× nginx (CPU)"],
+        columns: [
+          "server",
+          "req/s",
+          "× nginx",
+          "p50 ms",
+          "p99 ms",
+          "CPU %",
+          "CPU µs/req",
+          "× nginx (CPU)",
+          "upstream µs/req",
+        ],
         rows: rows.map((r) => [
           r.name,
           r.requests_per_s,
@@ -257,6 +280,7 @@ export const suite: BenchSuite = {
           r.cpu_percent ?? "—",
           r.cpu_us_per_request ?? "—",
           r.cpu_ratio_to_nginx ?? "—",
+          r.upstream_cpu_us_per_request ?? "—",
         ]),
         notes: [
           `nginx: mean of ${round(anchorBefore.requests_per_s)} and ${round(anchorAfter.requests_per_s)} req/s ` +
