@@ -28,11 +28,14 @@ describe("metrics", () => {
     updates.inc({ kind: "partial" });
     updates.inc({ kind: "partial" }, 2);
     updates.inc({ kind: "full" });
+    const partial = updates.incrementer({ kind: "partial" });
+    partial();
+    partial();
     entries = 7;
     const text = await registry.metrics();
     expect(text).toMatch(/^t_up 1$/m);
     expect(text).toMatch(/^# TYPE t_updates_total counter$/m);
-    expect(text).toMatch(/^t_updates_total\{kind="partial"\} 3$/m);
+    expect(text).toMatch(/^t_updates_total\{kind="partial"\} 5$/m);
     expect(text).toMatch(/^t_updates_total\{kind="full"\} 1$/m);
     expect(text).toContain('# HELP t_entries entries, "quoted"\\nand two lines');
     expect(text).toMatch(/^t_entries\{provider="a\\"b"\} 7$/m);

@@ -24,5 +24,9 @@ describe("the session cookie", () => {
     expect(readCookies(null, "c")).toEqual([]);
     expect(withoutCookie(`a=1; c=${value}; b=2`, "c")).toBe("a=1; b=2");
     expect(withoutCookie(`c=${value}`, "c")).toBeUndefined();
+    // Spaces, empty parts, a flag without a value and a longer name that starts with ours are kept apart.
+    expect(withoutCookie(` a=1 ;; c = ${value} ;flag; cc=2;`, "c")).toBe("a=1; flag; cc=2");
+    expect(withoutCookie(" ; ", "c")).toBeUndefined();
+    expect(withoutCookie(null, "c")).toBeUndefined();
   });
 });

@@ -38,7 +38,7 @@ function parse(value: string): URL | undefined {
 /** The URL the user asked the reverse proxy for, or undefined when the headers are missing. */
 export function originalUrl(server: ForwardServer, request: ProxyRequest, app: Application): URL | undefined {
   const h = request.headers;
-  const proto = (h.get("x-forwarded-proto") ?? app.external.protocol.replace(":", "")).split(",")[0]?.trim();
+  const proto = (h.get("x-forwarded-proto") ?? (app.secure ? "https" : "http")).split(",")[0]?.trim();
   const host = h.get("x-forwarded-host") ?? h.get("host");
   if (server === "nginx") {
     const full = h.get("x-original-url");

@@ -219,7 +219,7 @@ function passOn(
   const headers = upstreamHeaders(request.headers, {
     clientIp: clientIp(),
     host: app.host,
-    proto: app.external.protocol.replace(":", ""),
+    proto: app.secure ? "https" : "http",
     cookie: app.cookie,
     dropAuthorization: auth !== undefined && auth.via !== "session",
     identity,

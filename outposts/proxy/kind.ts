@@ -71,6 +71,8 @@ export function proxyKind(options: ProxyKindOptions): ProxyKind {
   let api: ApiClient | undefined;
   let log: OutpostRuntimeContext["log"] | undefined;
   let requests: Counter<"outcome"> | undefined;
+  /** Per outcome, the counter's incrementer (outcomes are a fixed handful of names). */
+  const counted = new Map<string, () => void>();
   let selfSigned: Certificate | undefined;
   let handlers: ProxyHandlers | undefined;
   const graceMs = options.sessionGraceMs ?? STALE_GRACE_MS;
@@ -158,7 +160,15 @@ export function proxyKind(options: ProxyKindOptions): ProxyKind {
         misconfigured: (app, kind, message) =>
           reportMisconfiguration(ctx.api, ctx.log, app, kind, message, now),
         upstreamTimeoutMs: options.upstreamTimeoutMs ?? 60_000,
-        count: (outcome) => requests?.inc({ outcome }),
+        count: (outcome) => {
+          if (!requests) return;
+          let inc = counted.get(outcome);
+          if (!inc) {
+            inc = requests.incrementer({ outcome });
+            counted.set(outcome, inc);
+          }
+          inc();
+        },
       };
       handlers = proxyHandlers(deps, ctx.log);
       if (!options.listen) {
@@ -205,6 +215,7 @@ export function proxyKind(options: ProxyKindOptions): ProxyKind {
       forgetHeaders();
     },
     registerMetrics(registry) {
+      counted.clear();
       requests = new Counter({
         name: "gatehouse_proxy_requests_total",
         help: "Requests by outcome: proxied, unauthenticated, upstream_down, upstream_timeout, forward_<outcome>, …",
