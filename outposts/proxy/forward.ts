@@ -71,7 +71,7 @@ export interface IdentityAnswer {
   agent: string | null;
 }
 
-type ForwardAnswer = { response: Response | IdentityAnswer; outcome: string };
+export type ForwardAnswer = { response: Response | IdentityAnswer; outcome: string };
 
 /** An IdentityAnswer as a Response (for Bun's server). */
 export function identityResponse(answer: IdentityAnswer): Response {

@@ -3,8 +3,8 @@
  * a GET or HEAD without a body, in a head that is plainly HTTP/1.1 — is read here and answered here: the
  * handler decides (handler.ts), and a proxied answer is relayed from the upstream socket onto the
  * client's as it arrives (http1.ts `relayUpstream`), with no Request, Response or stream in between.
- * That halves the CPU a proxied request costs next to `Bun.serve` + the same client
- * (tests/bench/proxy.bench.ts).
+ * That measured 0.78–0.84× the CPU per proxied request of `Bun.serve` with the same client
+ * (tests/bench/proxy.bench.ts, "Bun socket front" against "Bun socket proxy").
  *
  * Everything else — a body, an upgrade, `Expect`, HTTP/1.0, anything this reader is not sure of,
  * malformed or oversized heads included — is not parsed further: from that request on, the connection is
@@ -18,7 +18,7 @@ import type { Logger } from "../../shared/log.ts";
 import { type IdentityAnswer, identityResponse } from "./forward.ts";
 import type { Handled } from "./handler.ts";
 import { type ResponseSink, relayUpstream } from "./http1.ts";
-import { fieldValue, headerName, type ResponseHead } from "./http1-response.ts";
+import { fieldValue, headerName, type ResponseHead, TOKEN } from "./http1-response.ts";
 import { errorPage } from "./pages.ts";
 import { HeaderList, type ProxyRequest } from "./request.ts";
 import type { UpstreamCall, UpstreamOutcome } from "./upstream.ts";
@@ -33,11 +33,9 @@ const MAX_DEPTH = 16;
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 const HEAD_END = Buffer.from("\r\n\r\n");
 const REQUEST_LINE = /^(GET|HEAD) (\/[!-~]*) HTTP\/1\.1$/;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Field values: visible characters, spaces, tabs and obs-text; no other control character. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const HOST = /^[A-Za-z0-9._~%!$&'()*+,;=:[\]-]+$/;
-const NON_ASCII = /[\u0080-\uffff]/;
 const LAST_CHUNK = Buffer.from("0\r\n\r\n");
 /**
  * Reason phrases for the answers the outpost makes itself (an upstream's own phrase is passed on; the
@@ -337,7 +335,7 @@ export function startFront(options: FrontOptions): Front {
   function writeResponse(client: Client, response: Response, head: Head, body: Uint8Array | undefined): void {
     if (client.closed) return;
     const status = response.status;
-    let text = `HTTP/1.1 ${status} ${response.statusText || (REASONS[status] ?? "")}\r\n`;
+    let text = statusLine(status, response.statusText);
     let cookies = false;
     response.headers.forEach((value, name) => {
       if (name === "set-cookie") cookies = true;
@@ -387,7 +385,7 @@ export function startFront(options: FrontOptions): Front {
         return;
       }
       const status = head.status;
-      let text = `HTTP/1.1 ${status} ${head.statusText || (REASONS[status] ?? "")}\r\n`;
+      let text = statusLine(status, head.statusText);
       let length = false;
       for (const [name, value] of head.headers) {
         if (name === "content-length") length = true;
@@ -399,7 +397,8 @@ export function startFront(options: FrontOptions): Front {
       if (this.chunked) text += "transfer-encoding: chunked\r\n";
       if (this.request.close) text += "connection: close\r\n";
       text += "\r\n";
-      const parts: Uint8Array[] = [NON_ASCII.test(text) ? Buffer.from(text, "latin1") : Buffer.from(text)];
+      // Header strings hold one byte per character (the parser read them as latin1).
+      const parts: Uint8Array[] = [Buffer.from(text, "latin1")];
       for (const chunk of body) this.frame(parts, chunk);
       if (complete && this.chunked) parts.push(LAST_CHUNK);
       send(this.client, parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts));
@@ -584,6 +583,10 @@ export function readHead(text: string): Head | undefined {
   if (host === undefined) return undefined;
   return { method: match[1] as string, target: match[2] as string, host, headers, close };
 }
+
+/** The status line, with the given reason phrase or else a known one (it may be empty). */
+const statusLine = (status: number, reason: string) =>
+  `HTTP/1.1 ${status} ${reason || (REASONS[status] ?? "")}\r\n`;
 
 /** `first` and `rest` as one buffer: a view of them when they lie one after another in one buffer. */
 function joined(first: Uint8Array, rest: Uint8Array[]): Uint8Array {

@@ -5,7 +5,13 @@
  */
 import { type Application, isAllowlisted, underDomain } from "./application.ts";
 import { type AuthDeps, type AuthResult, authenticate } from "./auth.ts";
-import { type ForwardDeps, forwardAuth, forwardServer, type IdentityAnswer } from "./forward.ts";
+import {
+  type ForwardAnswer,
+  type ForwardDeps,
+  forwardAuth,
+  forwardServer,
+  type IdentityAnswer,
+} from "./forward.ts";
 import { prepareIdentity } from "./headers.ts";
 import { callback, signOut, startLogin } from "./login.ts";
 import { errorPage, redirect } from "./pages.ts";
@@ -167,13 +173,7 @@ function outpostPath(
   }
   const server = forwardServer(url.pathname, () => url.searchParams);
   if (server) {
-    const counted = ({
-      response,
-      outcome,
-    }: {
-      response: Response | IdentityAnswer;
-      outcome: string;
-    }): Handled => {
+    const counted = ({ response, outcome }: ForwardAnswer): Handled => {
       deps.count(`forward_${outcome}`);
       return response instanceof Response ? respond(response) : { kind: "identity", ...response };
     };

@@ -46,7 +46,8 @@ enum State {
 const CRLF = Buffer.from("\r\n");
 const HEAD_END = Buffer.from("\r\n\r\n");
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^\r\n]*))?$/;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A header name (RFC 9110 token). */
+export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const DIGITS = /^\d{1,15}$/;
 const HEX = /^[0-9A-Fa-f]{1,12}$/;
 /** Response headers that describe this connection, not the response (RFC 9110 §7.6.1). */

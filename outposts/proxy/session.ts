@@ -6,8 +6,9 @@
  * for an ended session is not cached.
  *
  * When the core cannot be reached (a restart, an upgrade, a network cut), a session the outpost saw
- * live in the last grace period (proxy.session_grace, STALE_GRACE_MS by default) is still honoured, until its own expiry, so signed-in users keep
- * working; a session it never saw gets CoreUnavailable (a 503 page), never a guess.
+ * live in the last grace period (proxy.session_grace, STALE_GRACE_MS by default) is still honoured,
+ * until its own expiry, so signed-in users keep working; a session it never saw gets CoreUnavailable
+ * (a 503 page), never a guess.
  */
 import { sha256Hex } from "../../shared/crypto.ts";
 import { type ApiClient, CoreUnavailable, NotFound } from "../runtime/api.ts";

@@ -14,7 +14,7 @@ import { errorPage } from "./pages.ts";
 import type { ProxyRequest, RequestHeaders } from "./request.ts";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) and those the outpost sets itself. */
-const HOP = [
+const HOP_SET = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -26,8 +26,7 @@ const HOP = [
   "upgrade",
   "expect",
   "host",
-];
-const HOP_SET = new Set(HOP);
+]);
 /** Set by the outpost on every proxied request; what the client sent under these names is dropped. */
 const FORWARDED = new Set(["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"]);
 
@@ -37,10 +36,6 @@ const connectionNamed = (value: string | null): string[] =>
     .split(",")
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
-
-export function stripHopHeaders(headers: Headers): void {
-  for (const name of [...HOP, ...connectionNamed(headers.get("connection"))]) headers.delete(name);
-}
 
 export interface UpstreamHeaderOptions {
   /** The client's address, appended to X-Forwarded-For. */

@@ -45,10 +45,10 @@ const modelRef = (row: PairRow) => ({
   name: row.name,
 });
 
-/** A PEM file as authentik sends it: application/x-pem-file, as an attachment named after the pair. */
 /** `?download`, a flag by its presence alone (the filtered `search` leaves out empty values). */
 const wantsDownload = (request: Request) => new URL(request.url).searchParams.has("download");
 
+/** A PEM file as authentik sends it: application/x-pem-file, as an attachment named after the pair. */
 function pemDownload(name: string, suffix: string, data: string): Response {
   const safe = name.replace(/[^\w.@ -]/g, "_");
   return new Response(data, {
