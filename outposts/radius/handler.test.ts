@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
 import { encodeAttributes } from "../../shared/radius/attributes.ts";
+import { parseNetworks } from "../runtime/networks.ts";
 import { radiusCodec } from "./dictionary.ts";
 import { type AuthRequest, RadiusHandler, type RadiusProvider } from "./handler.ts";
-import { parseNetworks } from "./networks.ts";
 
 const provider: RadiusProvider = {
   pk: 1,

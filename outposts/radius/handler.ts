@@ -8,6 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { decodeAttributes } from "../../shared/radius/attributes.ts";
+import { mostSpecific, type Network } from "../runtime/networks.ts";
 import {
   Attr,
   attribute,
@@ -18,7 +19,6 @@ import {
   MalformedPacket,
   type RadiusRequest,
 } from "./codec.ts";
-import { mostSpecific, type Network } from "./networks.ts";
 
 export interface RadiusProvider {
   pk: number;

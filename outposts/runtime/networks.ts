@@ -1,6 +1,7 @@
 /**
- * Client networks: which provider (and so which shared secret) answers a NAS. Every provider lists
- * comma-separated CIDRs; the longest matching prefix across all providers wins (authentik's rule).
+ * Networks as CIDR lists ("10.0.0.0/8, ::1/128"), and which of them holds an address: the RADIUS
+ * outpost's client networks (the longest matching prefix across all providers picks the shared secret,
+ * authentik's rule) and the addresses trusted to send a PROXY protocol header (proxy-protocol.ts).
  */
 
 export interface Network<T> {
