@@ -1,8 +1,11 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { connect as netConnect } from "node:net";
 import type { Socket } from "bun";
 import { memoryLogger } from "../../shared/log.ts";
 import { eventually } from "../../tests/support/polling.ts";
+import { TrustedProxies } from "../runtime/proxy-protocol.ts";
 import { type Front, type FrontOptions, readHead, startFront } from "./front.ts";
 import { prepareIdentity } from "./headers.ts";
 import { closeIdleConnections } from "./http1.ts";
@@ -116,20 +119,28 @@ function front({
   decide = proxyTo(upstreamUrl),
   upstreamTimeoutMs = 5_000,
   fallbackPort = fallback.port as number,
+  full = () => ({ hostname: "127.0.0.1", port: fallbackPort }),
+  idleTimeoutSeconds = 30,
+  trustedProxies,
 }: {
   decide?: FrontOptions["decide"];
   upstreamTimeoutMs?: number;
   fallbackPort?: number;
+  /** How the front finds its full server (by default `fallback`, or the server on `fallbackPort`). */
+  full?: FrontOptions["fallback"];
+  idleTimeoutSeconds?: number;
+  trustedProxies?: TrustedProxies;
 } = {}): number {
   const started = startFront({
     hostname: "127.0.0.1",
     port: 0,
-    fallback: () => ({ hostname: "127.0.0.1", port: fallbackPort }),
+    fallback: full,
     clients,
     decide,
     proxied: (_call, outcome) => outcomes.push(outcome),
     upstreamTimeoutMs,
-    idleTimeoutSeconds: 30,
+    idleTimeoutSeconds,
+    ...(trustedProxies && { trustedProxies }),
     log,
   });
   fronts.push(started);
@@ -918,5 +929,149 @@ describe("the proxy outpost's HTTP front", () => {
     await eventually("the pipes' entries to leave the map", async () =>
       clients.size === 0 ? true : undefined,
     );
+  });
+
+  // Bun checks socket timeouts every few seconds: a 1-second timeout fires after a few seconds, and the
+  // test waits for it rather than timing it.
+  test("a keep-alive connection left idle is closed after the idle timeout; one waiting for its answer is not", async () => {
+    let answer = () => {};
+    const slow = rawUpstream((_head, socket) => {
+      answer = () => void socket.write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate");
+    });
+    const toSlow = proxyTo(slow.url);
+    const toFast = proxyTo(upstreamUrl);
+    const port = front({
+      decide: (request, ip) => (request.url.endsWith("/slow") ? toSlow : toFast)(request, ip),
+      upstreamTimeoutMs: 60_000,
+      idleTimeoutSeconds: 1,
+    });
+    // Opened first, so its timeout is due no later than the idle connection's.
+    const waiting = await connect(port);
+    await waiting.write(get("/slow"));
+    await eventually("the slow upstream to have the request", async () => slow.received[0]);
+    const idle = await connect(port);
+    await idle.write(get("/fast"));
+    expect((await idle.response()).body.toString()).toBe("/fast");
+    await idle.closed;
+    expect(idle.rest()).toBe("");
+    answer();
+    expect((await waiting.response()).body.toString()).toBe("late");
+    await waiting.write(get("/after"));
+    expect((await waiting.response()).body.toString()).toBe("/after");
+  });
+
+  // Bun hands an exception thrown in a socket callback to the `error` handler and leaves the socket open.
+  test("a connection whose handling throws is closed and logged, and the front serves on", async () => {
+    const port = front({
+      full: () => {
+        throw new Error("the full server could not start");
+      },
+    });
+    const client = await connect(port);
+    await client.write("POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\n\r\nhi");
+    await client.closed;
+    expect(client.rest()).toBe("");
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ code: "PX0006FrontSocketFailed", error: "the full server could not start" }),
+    );
+    const next = await connect(port);
+    await next.write(get("/still-here"));
+    expect((await next.response()).body.toString()).toBe("/still-here");
+  });
+
+  test("a client that resets its connection in the middle of a body ends the upstream request; the front serves on", async () => {
+    const up = rawUpstream((_head, socket) => {
+      // More than the socket buffers take, and then the rest never comes.
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${big.length * 2}\r\n\r\n`);
+      socket.write(big);
+    });
+    const port = front({ decide: proxyTo(up.url) });
+    const client = netConnect(port, "127.0.0.1");
+    await once(client, "connect");
+    client.write(get("/reset"));
+    await once(client, "data");
+    client.pause();
+    // SO_LINGER 0: the front's next read or write meets ECONNRESET.
+    client.resetAndDestroy();
+    await eventually("the upstream's socket to close", async () => (up.closed() > 0 ? true : undefined));
+    const next = await connect(port);
+    await next.write(get("/again"));
+    await next.arrived("HTTP/1.1 200 OK");
+  });
+});
+
+describe("PROXY protocol headers from trusted proxies", () => {
+  /** Answers every request here with the client's address as the front sees it. */
+  const whoAsks: FrontOptions["decide"] = (_request, clientIp) => ({
+    kind: "response",
+    response: new Response(clientIp()),
+  });
+  const loopback = new TrustedProxies("127.0.0.0/8, ::1/128");
+  const v1 = "PROXY TCP4 203.0.113.7 192.0.2.1 56324 80\r\n";
+  const post = "POST /second HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello";
+
+  test("a v1 header names the client for requests answered here and for piped ones", async () => {
+    const client = await connect(front({ decide: whoAsks, trustedProxies: loopback }));
+    await client.write(`${v1}${get("/first")}${post}`);
+    expect((await client.response()).body.toString()).toBe("203.0.113.7");
+    expect(json(await client.response())).toMatchObject({ method: "POST", ip: "203.0.113.7" });
+  });
+
+  test("a v2 header that comes in pieces is waited for, then names the client", async () => {
+    const header = Buffer.from([
+      ...[0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a],
+      0x21,
+      0x21,
+      0,
+      36,
+      ...[0x20, 0x01, 0x0d, 0xb8, ...Array(11).fill(0), 0x07],
+      ...Array(16).fill(0),
+      ...[0xdc, 0x04, 0x00, 0x50],
+    ]);
+    const client = await connect(front({ decide: whoAsks, trustedProxies: loopback }));
+    await client.write(header.subarray(0, 7));
+    await Bun.sleep(20);
+    await client.write(header.subarray(7, 20));
+    await Bun.sleep(20);
+    await client.write(Buffer.concat([header.subarray(20), Buffer.from(get("/first"))]));
+    expect((await client.response()).body.toString()).toBe("2001:db8::7");
+  });
+
+  test("without a header, a trusted peer's connection is its own", async () => {
+    const client = await connect(front({ decide: whoAsks, trustedProxies: loopback }));
+    await client.write(`${get("/first")}${post}`);
+    expect((await client.response()).body.toString()).toBe("127.0.0.1");
+    expect(json(await client.response())).toMatchObject({ method: "POST", ip: "127.0.0.1" });
+  });
+
+  test("from a peer that is not trusted, a PROXY header is not read: it is a bad request", async () => {
+    for (const trustedProxies of [new TrustedProxies("10.0.0.0/8"), undefined]) {
+      const seen: string[] = [];
+      const port = front({
+        decide: (request, clientIp) => {
+          seen.push(clientIp());
+          return whoAsks(request, clientIp);
+        },
+        ...(trustedProxies && { trustedProxies }),
+      });
+      const client = await connect(port);
+      await client.write(`${v1}${get("/first")}`);
+      expect((await client.response()).status).toBe(400);
+      expect(seen).toEqual([]);
+    }
+  });
+
+  test("a malformed header ends the connection and is logged; the front serves on", async () => {
+    const port = front({ decide: whoAsks, trustedProxies: loopback });
+    const client = await connect(port);
+    await client.write(`PROXY TCP4 203.0.113.999 192.0.2.1 1 2\r\n${get("/first")}`);
+    await client.closed;
+    expect(client.rest()).toBe("");
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ code: "PX0008ProxyHeaderInvalid", peer: "127.0.0.1" }),
+    );
+    const again = await connect(port);
+    await again.write(`${v1}${get("/first")}`);
+    expect((await again.response()).body.toString()).toBe("203.0.113.7");
   });
 });

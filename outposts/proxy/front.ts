@@ -12,9 +12,14 @@
  * websockets, uploads, 100-continue, and Bun's own 400/431 for bad input. So this reader never has to agree
  * with another parser about where a request ends: it only takes requests that end at their head.
  * The full server learns the client's address from the port the pipe connects from.
+ *
+ * A connection from a trusted proxy (`listen.trusted_proxy_cidrs`) may begin with a PROXY protocol
+ * header (outposts/runtime/proxy-protocol.ts), which then names the client for everything after it,
+ * piped requests included. HTTPS cannot take one: `Bun.serve` starts the TLS handshake on the first byte.
  */
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import type { Logger } from "../../shared/log.ts";
+import { readProxyHeader, type TrustedProxies } from "../runtime/proxy-protocol.ts";
 import { type IdentityAnswer, identityResponse } from "./forward.ts";
 import type { Handled } from "./handler.ts";
 import { type ResponseSink, relayUpstream } from "./http1.ts";
@@ -81,6 +86,8 @@ export interface FrontOptions {
   proxied(call: UpstreamCall, outcome: UpstreamOutcome, detail?: string): void;
   upstreamTimeoutMs: number;
   idleTimeoutSeconds: number;
+  /** Peers whose connections may begin with a PROXY protocol header (optional from them). */
+  trustedProxies?: TrustedProxies;
   log: Logger;
 }
 
@@ -95,7 +102,10 @@ interface Head {
 
 interface Client {
   socket: Socket<Client>;
+  /** The client's address: the peer's, or the one its PROXY header names. */
   ip: string;
+  /** From a trusted proxy, and nothing read yet: the first bytes may be a PROXY header. */
+  preface: boolean;
   /** Bytes received and not yet taken: the next requests (or the rest of one head). */
   input: Buffer | undefined;
   busy: boolean;
@@ -136,6 +146,7 @@ export function startFront(options: FrontOptions): Front {
       const client: Client = {
         socket,
         ip: socket.remoteAddress,
+        preface: options.trustedProxies?.trusts(socket.remoteAddress) ?? false,
         input: undefined,
         busy: false,
         paused: false,
@@ -150,8 +161,10 @@ export function startFront(options: FrontOptions): Front {
       clients.add(client);
       socket.timeout(options.idleTimeoutSeconds);
     },
-    data(socket, data) {
+    data(socket, bytes) {
       const client = socket.data;
+      const data = client.preface ? proxyPreface(client, bytes) : bytes;
+      if (!data) return;
       if (client.pipe) return toPipe(client.pipe, data);
       client.input = client.input ? Buffer.concat([client.input, data]) : data;
       if (client.busy) {
@@ -176,10 +189,42 @@ export function startFront(options: FrontOptions): Front {
     close(socket) {
       gone(socket.data);
     },
-    error(socket) {
+    // A callback here threw (the full server could not be started, say). Bun reports that here and
+    // leaves the socket open, so it is ended here: else the client would wait on it for good.
+    error(socket, err) {
+      options.log.error("connection failed", { code: "PX0006FrontSocketFailed", error: err.message });
+      socket.terminate();
       gone(socket.data);
     },
   };
+
+  /**
+   * The first bytes from a trusted proxy: a PROXY header, if they begin with one, is taken off and names
+   * the client. The bytes after it; undefined while the header is incomplete, or when it is malformed
+   * (the connection is ended: nothing after it can be trusted to be where it seems).
+   */
+  function proxyPreface(client: Client, data: Buffer): Buffer | undefined {
+    const input = client.input ? Buffer.concat([client.input, data]) : data;
+    const read = readProxyHeader(input);
+    if (read.kind === "incomplete") {
+      client.input = input;
+      return undefined;
+    }
+    client.preface = false;
+    client.input = undefined;
+    if (read.kind === "none") return input;
+    if (read.kind === "invalid") {
+      options.log.warn("PROXY protocol header refused", {
+        code: "PX0008ProxyHeaderInvalid",
+        peer: client.ip,
+        reason: read.reason,
+      });
+      client.socket.end();
+      return undefined;
+    }
+    if (read.source) client.ip = read.source;
+    return input.length > read.length ? input.subarray(read.length) : undefined;
+  }
 
   function gone(client: Client): void {
     if (client.closed) return;
@@ -466,8 +511,11 @@ export function startFront(options: FrontOptions): Front {
     close(socket) {
       endPipe(socket.data);
     },
-    error(socket) {
+    // As for the client's socket: a callback threw, and the socket is still open.
+    error(socket, err) {
+      options.log.error("pipe failed", { code: "PX0007PipeSocketFailed", error: err.message });
       endPipe(socket.data);
+      socket.terminate();
     },
     connectError(socket) {
       endPipe(socket.data);

@@ -8,6 +8,7 @@ import { Counter, Gauge } from "../../shared/metrics.ts";
 import { PROXY_SESSION_END } from "../../shared/protocol.ts";
 import type { ApiClient } from "../runtime/api.ts";
 import { type Certificate, selfSignedCertificate } from "../runtime/certificate.ts";
+import { DEFAULT_TRUSTED_PROXY_CIDRS, TrustedProxies } from "../runtime/proxy-protocol.ts";
 import type { OutpostInstance, OutpostKind, OutpostRuntimeContext } from "../runtime/runtime.ts";
 import { type Application, buildApplication, type ProxyProviderConfig } from "./application.ts";
 import { headerCache } from "./auth.ts";
@@ -41,6 +42,11 @@ export interface ProxyKindOptions {
   /** null: no listeners of its own; the embedding server hands requests to `handle` (the core's). */
   listen: Listen | null;
   listenTls?: Listen;
+  /**
+   * `listen.trusted_proxy_cidrs`: peers whose plain-HTTP connections may begin with a PROXY protocol
+   * header naming the client (DEFAULT_TRUSTED_PROXY_CIDRS when not given; "" for none).
+   */
+  trustedProxyCidrs?: string;
   upstreamTimeoutMs?: number;
   /** How long what the core confirmed still passes while the core cannot be reached (STALE_GRACE_MS). */
   sessionGraceMs?: number;
@@ -176,11 +182,18 @@ export function proxyKind(options: ProxyKindOptions): ProxyKind {
         return;
       }
       selfSigned = await selfSignedCertificate("Gatehouse proxy outpost");
+      const trustedProxies = new TrustedProxies(options.trustedProxyCidrs ?? DEFAULT_TRUSTED_PROXY_CIDRS);
+      if (trustedProxies.invalid.length > 0)
+        ctx.log.warn("listen.trusted_proxy_cidrs: entries that are not networks are left out", {
+          code: "PX0009TrustedProxyInvalid",
+          entries: trustedProxies.invalid,
+        });
       server = startProxyServer({
         http: options.listen,
         ...(options.listenTls && { https: options.listenTls }),
         deps,
         log: ctx.log,
+        trustedProxies,
         certificates,
       });
       ctx.log.info("proxy outpost listening", {

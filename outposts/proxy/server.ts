@@ -4,11 +4,16 @@
  * certificate per external host by SNI, a self-signed default) is served by `Bun.serve` directly. Both
  * servers take any body size (uploads stream through), turn errors into pages, and bridge websocket
  * upgrades to the upstream frame by frame.
+ *
+ * HTTPS is not on the front because `Bun.listen` takes one certificate: its `tls` is a single object
+ * (an array is refused: "TLSOptions must be an object"), and only `Bun.serve` picks among several by SNI
+ * (Bun 1.4.5).
  */
 import type { Server, ServerWebSocket } from "bun";
 import type { Logger } from "../../shared/log.ts";
 import { CoreUnavailable } from "../runtime/api.ts";
 import type { Certificate } from "../runtime/certificate.ts";
+import type { TrustedProxies } from "../runtime/proxy-protocol.ts";
 import { identityResponse } from "./forward.ts";
 import { startFront } from "./front.ts";
 import { type Handled, type HandlerDeps, handleRequest } from "./handler.ts";
@@ -35,6 +40,8 @@ export interface ProxyServerOptions {
   https?: Listen;
   deps: HandlerDeps;
   log: Logger;
+  /** Peers that may begin a plain-HTTP connection with a PROXY protocol header (front.ts). */
+  trustedProxies?: TrustedProxies;
   /** The default certificate and the per-host ones (by external host name). */
   certificates(): { fallback: Certificate; byHost: Map<string, Certificate> };
 }
@@ -247,6 +254,7 @@ export function startProxyServer(options: ProxyServerOptions): ProxyServer {
     proxied: handlers.proxied,
     upstreamTimeoutMs: options.deps.upstreamTimeoutMs,
     idleTimeoutSeconds: IDLE_TIMEOUT_S,
+    ...(options.trustedProxies && { trustedProxies: options.trustedProxies }),
     log,
   });
   const direct = {

@@ -46,11 +46,11 @@ export interface ForwardAuthSite {
 }
 
 export interface ReverseProxy {
-  kind: "nginx" | "caddy";
+  kind: "nginx" | "caddy" | "haproxy";
   /** http://127.0.0.1:PORT */
   url: string;
   port: number;
-  /** The master process (nginx) or the only one (Caddy). */
+  /** The master process (nginx) or the only one (Caddy, HAProxy). */
   pid: number;
   dir: string;
   /** The URL of `host` on this server (the forward-auth configs pick their site by Host). */
@@ -295,6 +295,45 @@ ${sites(port)}
   });
   const log = () => readText(logFile);
   return started("caddy", proc, port, dir, async () => log(), log);
+}
+
+// -------------------------------------------------------------------------------------------- HAProxy
+
+/**
+ * HAProxy as a TCP load balancer in front of `target` (host:port): every connection is passed through
+ * with a PROXY protocol header of `version` first (`send-proxy` or `send-proxy-v2`) naming the client.
+ */
+export async function startHaproxy(target: string, version: 1 | 2): Promise<ReverseProxy> {
+  if (!Bun.which("haproxy")) throw new Error("haproxy is not installed (apt-get install haproxy)");
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-haproxy-"));
+  const port = await freePort();
+  const file = join(dir, "haproxy.cfg");
+  writeFileSync(
+    file,
+    `global
+  maxconn 1024
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend clients
+  bind 127.0.0.1:${port}
+  default_backend outpost
+backend outpost
+  server outpost ${target} ${version === 1 ? "send-proxy" : "send-proxy-v2"}
+`,
+  );
+  const logFile = join(dir, "haproxy.log");
+  // -db: stay in the foreground, no daemon.
+  const proc = Bun.spawn(["haproxy", "-db", "-f", file], {
+    cwd: dir,
+    stdin: "ignore",
+    stdout: Bun.file(logFile),
+    stderr: Bun.file(join(dir, "haproxy.err")),
+  });
+  const log = () => `${readText(logFile)}${readText(join(dir, "haproxy.err"))}`;
+  return started("haproxy", proc, port, dir, async () => log(), log);
 }
 
 // ------------------------------------------------------------------------------------------- running
