@@ -5,7 +5,8 @@
  * `http-proxy` (in Bun, what an outpost binary would run, and in Node) —
  * the engines the proxy outpost can be built on — all loaded by wrk at the same concurrency; then each alone on one connection, for the
  * latency a proxy adds when it is not saturated. The proxy outpost (proxy-gatehouse.ts starts it with a
- * core and a signed-in session; proxy-outpost.ts has its scenarios) is measured between the nginx runs.
+ * core and a signed-in session; proxy-outpost.ts has its scenarios) is measured in rounds, each between
+ * two nginx runs, and judged by its median round.
  */
 import { APP_HOST, nginxDirectProxy, type ReverseProxy, startNginx } from "../support/reverse-proxies.ts";
 import { UPSTREAM_BODY } from "../support/upstream.ts";
@@ -66,14 +67,20 @@ const MIN_WARMUP_SECONDS = 5;
 
 const warmupSeconds = (settings: BenchSettings) => Math.max(settings.warmupSeconds, MIN_WARMUP_SECONDS);
 
+/**
+ * One measured run of `scenario`. The first run of a server is warmed up for at least
+ * MIN_WARMUP_SECONDS (`cold`); a later one of the same server only for the configured warm-up.
+ */
 async function load(
   scenario: Scenario,
   settings: BenchSettings,
   connections: number,
   upstreamPid: number,
+  cold = true,
 ): Promise<Figures> {
   const options = { url: scenario.url, headers: scenario.headers, connections, threads: settings.threads };
-  await measure({ ...options, seconds: warmupSeconds(settings), warmupSeconds: 0 });
+  const warmup = cold ? warmupSeconds(settings) : settings.warmupSeconds;
+  if (warmup > 0) await measure({ ...options, seconds: warmup, warmupSeconds: 0 });
   const cpu = () => scenario.pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
   const before = cpu();
   const upstreamBefore = treeCpuSeconds(upstreamPid);
@@ -177,15 +184,32 @@ export const suite: BenchSuite = {
 
     const c = settings.connections;
     const saturated = new Map<string, Figures>();
-    for (const s of [limit, anchor, ...engines, ...outpost]) {
+    for (const s of [limit, anchor, ...engines]) {
       console.log(`${s.name}: ${c} connections`);
       saturated.set(s.name, await load(s, settings, c, upstream.pid));
     }
-    console.log(`${anchor.name} again`);
-    const anchorAfter = await load(anchor, settings, c, upstream.pid);
-    const anchorBefore = saturated.get(anchor.name) as Figures;
-    const nginxRate = (anchorBefore.requests_per_s + anchorAfter.requests_per_s) / 2;
-    const nginxCpu = mean(anchorBefore.cpu_us_per_request, anchorAfter.cpu_us_per_request);
+    const nginxRuns: Figures[] = [saturated.get(anchor.name) as Figures];
+    const nginxAgain = async () => {
+      console.log(`${anchor.name} again`);
+      nginxRuns.push(await load(anchor, settings, c, upstream.pid, false));
+    };
+    await nginxAgain();
+    // The engines ran between the first two nginx runs.
+    const engineAnchor = bracket(nginxRuns[0] as Figures, nginxRuns[1] as Figures);
+
+    // The outpost in rounds, each between two nginx runs, its ratios to their mean: the machine's speed
+    // drifts by more than the differences measured, so one pair of runs can land either side of a goal.
+    const rounds: Round[] = [];
+    for (let r = 0; r < outpostRounds(); r++) {
+      const figures = new Map<string, Figures>();
+      for (const s of outpost) {
+        console.log(`${s.name}: ${c} connections, round ${r + 1}`);
+        figures.set(s.name, await load(s, settings, c, upstream.pid, r === 0));
+      }
+      await nginxAgain();
+      const nginxAround = bracket(nginxRuns.at(-2) as Figures, nginxRuns.at(-1) as Figures);
+      rounds.push({ nginx: nginxAround, figures });
+    }
 
     const single = new Map<string, Figures>();
     for (const s of [limit, anchor, ...engines, ...outpost.slice(0, 1)]) {
@@ -194,15 +218,37 @@ export const suite: BenchSuite = {
     }
     const after = memory();
 
-    const ratio = (f: Figures) => round(f.requests_per_s / nginxRate, 2);
-    const cpuRatio = (f: Figures) =>
-      f.cpu_us_per_request && nginxCpu ? round(nginxCpu / f.cpu_us_per_request, 2) : undefined;
+    const ratio = (f: Figures, to: Anchor) => round(f.requests_per_s / to.requests_per_s, 2);
+    const cpuRatio = (f: Figures, to: Anchor) =>
+      f.cpu_us_per_request && to.cpu_us_per_request
+        ? round(to.cpu_us_per_request / f.cpu_us_per_request, 2)
+        : undefined;
+    /** Per outpost scenario: its ratio in each round, and the round with the median ratio. */
+    const outpostFigures = outpost.map((s) => {
+      const byRound = rounds.map(({ nginx: to, figures }) => {
+        const f = figures.get(s.name) as Figures;
+        return { figures: f, anchor: to, ratio: ratio(f, to), cpu_ratio: cpuRatio(f, to) };
+      });
+      const sorted = [...byRound].sort((a, b) => a.ratio - b.ratio);
+      return {
+        name: s.name,
+        byRound,
+        median: sorted[Math.floor((sorted.length - 1) / 2)] as (typeof byRound)[0],
+      };
+    });
+    const measured: [string, Figures, Anchor][] = [
+      ...[limit, anchor, ...engines].map(
+        (s) => [s.name, saturated.get(s.name) as Figures, engineAnchor] as [string, Figures, Anchor],
+      ),
+      ...outpostFigures.map((o) => [o.name, o.median.figures, o.median.anchor] as [string, Figures, Anchor]),
+    ];
+    const nginxAll = bracket(...nginxRuns);
     const base = single.get(limit.name) as Figures;
-    const rows = [...saturated.entries()].map(([name, f]) => ({
+    const rows = measured.map(([name, f, to]) => ({
       name,
       ...f,
-      ratio_to_nginx: ratio(f),
-      cpu_ratio_to_nginx: cpuRatio(f),
+      ratio_to_nginx: ratio(f, to),
+      cpu_ratio_to_nginx: cpuRatio(f, to),
       ...(single.has(name) && {
         one_connection: {
           ...(single.get(name) as Figures),
@@ -211,7 +257,11 @@ export const suite: BenchSuite = {
         },
       }),
     }));
-    const outpostRatio = (name: string) => rows.find((r) => r.name === name)?.ratio_to_nginx;
+    const outpostRatio = (name: string) => outpostFigures.find((o) => o.name === name)?.median.ratio;
+    const outpostRange = (name: string) => {
+      const ratios = outpostFigures.find((o) => o.name === name)?.byRound.map((r) => r.ratio) ?? [];
+      return [Math.min(...ratios), Math.max(...ratios)];
+    };
     const engineRows = rows.filter((r) => engines.some((e) => e.name === r.name));
     const bunEngines = engineRows.filter((r) => !r.name.includes("Node"));
     const [winner, runnerUp] = [...bunEngines].sort((a, b) => b.requests_per_s - a.requests_per_s);
@@ -225,11 +275,10 @@ export const suite: BenchSuite = {
         cpus: layout.note,
       },
       nginx: {
-        requests_per_s: round(nginxRate),
-        drift_percent: round(
-          ((anchorAfter.requests_per_s - anchorBefore.requests_per_s) / anchorBefore.requests_per_s) * 100,
-        ),
-        cpu_us_per_request: nginxCpu,
+        requests_per_s: nginxAll.requests_per_s,
+        runs: nginxRuns.map((f) => f.requests_per_s),
+        spread_percent: nginxAll.spread_percent,
+        cpu_us_per_request: nginxAll.cpu_us_per_request,
         config: "1 worker, upstream keepalive 64, HTTP/1.1 to the upstream, access_log off",
       },
       scenarios: rows,
@@ -246,8 +295,23 @@ export const suite: BenchSuite = {
         runs: outpostCommand,
         engine:
           "the outpost's HTTP front on Bun.listen sockets + its HTTP/1.1 client on pooled Bun.connect sockets (the socket front above); other requests piped to Bun.serve",
+        rounds: rounds.length,
         proxy_mode_ratio: outpostRatio("outpost (proxy mode)"),
+        proxy_mode_ratio_range: outpostRange("outpost (proxy mode)"),
         forward_auth_ratio: outpostRatio("outpost /auth/nginx"),
+        forward_auth_ratio_range: outpostRange("outpost /auth/nginx"),
+        by_round: rounds.map((_, r) => ({
+          nginx_requests_per_s: outpostFigures[0]?.byRound[r]?.anchor.requests_per_s,
+          ...Object.fromEntries(
+            outpostFigures.map((o) => {
+              const x = o.byRound[r] as (typeof o.byRound)[0];
+              return [
+                o.name,
+                { requests_per_s: x.figures.requests_per_s, ratio: x.ratio, cpu_ratio: x.cpu_ratio },
+              ];
+            }),
+          ),
+        })),
         idle_rss_mb: idle.proxy_outpost?.rss_mb,
         after_load_rss_mb: after.proxy_outpost?.rss_mb,
       },
@@ -283,12 +347,34 @@ export const suite: BenchSuite = {
           r.upstream_cpu_us_per_request ?? "—",
         ]),
         notes: [
-          `nginx: mean of ${round(anchorBefore.requests_per_s)} and ${round(anchorAfter.requests_per_s)} req/s ` +
-            `(drift ${results.nginx.drift_percent} %); ${layout.note}`,
+          `× nginx: the engines against the mean of the nginx runs before and after them (${engineAnchor.requests_per_s} req/s,` +
+            ` spread ${engineAnchor.spread_percent} %); the outpost's rows are its median round (below); ${layout.note}`,
           "× nginx (CPU) = nginx's CPU per request ÷ this one's: above 1 means cheaper than nginx. A proxy well",
           "under 100 % CPU was held back by wrk and the upstream on the other CPU: trust the CPU ratio then.",
           `proxy outpost: ${outpostCommand}; goals: proxy mode ≥ 0.6× nginx, /auth/nginx ≥ 1.0× nginx's proxy rate`,
         ],
+      },
+      {
+        title: `The outpost against nginx, round by round (${rounds.length} rounds, each between two nginx runs)`,
+        columns: [
+          "round",
+          "nginx req/s (mean, spread %)",
+          ...outpostFigures.flatMap((o) => [`${o.name} req/s`, "× nginx", "× nginx (CPU)"]),
+        ],
+        rows: rounds.map((_, r) => {
+          const to = outpostFigures[0]?.byRound[r]?.anchor as Anchor;
+          return [
+            r + 1,
+            `${to.requests_per_s} (${to.spread_percent})`,
+            ...outpostFigures.flatMap((o) => {
+              const x = o.byRound[r] as (typeof o.byRound)[0];
+              return [x.figures.requests_per_s, x.ratio, x.cpu_ratio ?? "—"];
+            }),
+          ];
+        }),
+        notes: outpostFigures.map(
+          (o) => `${o.name}: median ${o.median.ratio}× nginx (range ${outpostRange(o.name).join("–")}×)`,
+        ),
       },
       {
         title: "One connection: latency added to the upstream's own",
@@ -323,8 +409,39 @@ export const suite: BenchSuite = {
   },
 };
 
-function mean(a: number | undefined, b: number | undefined): number | undefined {
-  return a !== undefined && b !== undefined ? round((a + b) / 2, 1) : (a ?? b);
+/** One round of the outpost's scenarios, and the nginx runs around it. */
+interface Round {
+  nginx: Anchor;
+  figures: Map<string, Figures>;
+}
+
+/** nginx as the anchor for a stretch of the run: the mean of the nginx runs around it. */
+interface Anchor {
+  requests_per_s: number;
+  cpu_us_per_request: number | undefined;
+  /** How far apart those runs were: (highest − lowest) ÷ lowest rate. */
+  spread_percent: number;
+}
+
+function bracket(...runs: Figures[]): Anchor {
+  const rates = runs.map((f) => f.requests_per_s);
+  const cpus = runs.flatMap((f) => (f.cpu_us_per_request === undefined ? [] : [f.cpu_us_per_request]));
+  const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+  return {
+    requests_per_s: round(sum(rates) / rates.length),
+    cpu_us_per_request: cpus.length > 0 ? round(sum(cpus) / cpus.length, 1) : undefined,
+    spread_percent: round(((Math.max(...rates) - Math.min(...rates)) / Math.min(...rates)) * 100),
+  };
+}
+
+/** Rounds of the outpost's scenarios (GATEHOUSE_BENCH_PROXY_ROUNDS, default 3). */
+function outpostRounds(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.GATEHOUSE_BENCH_PROXY_ROUNDS;
+  if (raw === undefined || raw === "") return 3;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`GATEHOUSE_BENCH_PROXY_ROUNDS must be a whole number ≥ 1, not "${raw}"`);
+  return n;
 }
 
 function nginxVersion(): string {
