@@ -1,7 +1,7 @@
 /** Starts the anchor (anchor-server.ts) as a child process and waits until its route answers. */
 import { resolve } from "node:path";
 import { freePort } from "../support/process.ts";
-import { onCleanup } from "./cleanup.ts";
+import { onCleanup, stopProcess } from "./cleanup.ts";
 
 const SERVER = resolve(import.meta.dir, "anchor-server.ts");
 const READY_TIMEOUT_MS = 10_000;
@@ -21,12 +21,7 @@ export async function startAnchor(): Promise<Anchor> {
     stdout: "inherit",
     stderr: "inherit",
   });
-  const stop = onCleanup(async () => {
-    proc.kill("SIGTERM");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
-    await proc.exited;
-    clearTimeout(timer);
-  });
+  const stop = onCleanup(() => stopProcess(proc));
   const url = `http://127.0.0.1:${port}/x`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {

@@ -51,8 +51,8 @@ const SCENARIOS: Scenario[] = [
     isList: true,
     check: (body) => {
       const page = body as { pagination?: { count?: number }; results?: unknown[] };
-      // The seeded users, akadmin and the embedded outposts' (LDAP, RADIUS) service accounts.
-      const want = USERS + 3;
+      // The seeded users, akadmin and the embedded outposts' (LDAP, RADIUS, proxy) service accounts.
+      const want = USERS + 4;
       if (page.pagination?.count !== want) return `count ${page.pagination?.count}, want ${want}`;
       if (page.results?.length !== 100) return `${page.results?.length} results, want 100`;
       return undefined;

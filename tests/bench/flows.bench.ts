@@ -37,15 +37,9 @@ export const suite: BenchSuite = {
     const dispose = onCleanup(() => install.dispose());
     try {
       const core = await install.start();
-      const api = (method: string, path: string, body?: unknown) =>
-        fetch(`${core.url}/api/v3${path}`, {
-          method,
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          ...(body !== undefined && { body: JSON.stringify(body) }),
-        });
-      const user = (await (
-        await api("POST", "/core/users/", { username: USERNAME, name: "Bench" })
-      ).json()) as { pk: number };
+      // Checked calls: a refused set-up fails here, not as a run of failed logins.
+      const api = core.api(token);
+      const user = await api<{ pk: number }>("POST", "/core/users/", { username: USERNAME, name: "Bench" });
       await api("POST", `/core/users/${user.pk}/set_password/`, { password: PASSWORD });
 
       const anchorFile = join(import.meta.dir, "argon2-anchor.ts");

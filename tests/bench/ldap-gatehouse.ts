@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { randomSecret } from "../../shared/crypto.ts";
 import { type CoreProcess, freePort, Install } from "../support/process.ts";
-import { onCleanup } from "./cleanup.ts";
+import { onCleanup, stopProcess } from "./cleanup.ts";
 import { listening } from "./ldap-slapd.ts";
 
 const OUTPOST_MAIN = resolve(import.meta.dir, "../../outposts/ldap/main.ts");
@@ -148,10 +148,7 @@ export class Gatehouse {
       stderr: "inherit",
     });
     const stop = onCleanup(async () => {
-      proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      await proc.exited;
-      clearTimeout(timer);
+      await stopProcess(proc, 10_000);
       rmSync(dataDir, { recursive: true, force: true });
     });
     const deadline = Date.now() + READY_TIMEOUT_MS;

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { freePort } from "../support/process.ts";
-import { onCleanup } from "./cleanup.ts";
+import { onCleanup, stopProcess } from "./cleanup.ts";
 import { SetupError } from "./suite.ts";
 
 export const SLAPD = "/usr/sbin/slapd";
@@ -154,12 +154,7 @@ export async function startSlapd(
     stdout: "ignore",
     stderr: "pipe",
   });
-  const stopProc = onCleanup(async () => {
-    proc.kill("SIGTERM");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
-    await proc.exited;
-    clearTimeout(timer);
-  });
+  const stopProc = onCleanup(() => stopProcess(proc));
   const stop = async () => {
     await stopProc();
     await removeDir();

@@ -1,7 +1,7 @@
 /** Starts the `oauth2` suite's anchor (oauth2-anchor-server.ts: `oidc-provider`) as a child process. */
 import { resolve } from "node:path";
 import { freePort } from "../support/process.ts";
-import { onCleanup } from "./cleanup.ts";
+import { onCleanup, stopProcess } from "./cleanup.ts";
 import type { OAuth2Client } from "./oauth2-gatehouse.ts";
 
 const SERVER = resolve(import.meta.dir, "oauth2-anchor-server.ts");
@@ -35,12 +35,7 @@ export async function startOidcProvider(
     // Its start-up warnings (development adapter, Bun not being Node.js) say nothing about the figures.
     stderr: "ignore",
   });
-  const stop = onCleanup(async () => {
-    proc.kill("SIGTERM");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
-    await proc.exited;
-    clearTimeout(timer);
-  });
+  const stop = onCleanup(() => stopProcess(proc));
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { onCleanup } from "./cleanup.ts";
+import { onCleanup, stopProcess } from "./cleanup.ts";
 
 const READY_TIMEOUT_MS = 10_000;
 const UPSTREAM = resolve(import.meta.dir, "../support/upstream.ts");
@@ -30,12 +30,7 @@ async function startListening(name: string, argv: string[], cpus: string | undef
     stdout: "pipe",
     stderr: "inherit",
   });
-  const stop = onCleanup(async () => {
-    proc.kill("SIGTERM");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
-    await proc.exited;
-    clearTimeout(timer);
-  });
+  const stop = onCleanup(() => stopProcess(proc));
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   let text = "";

@@ -13,7 +13,7 @@ import { compileCommand } from "../../scripts/compile.ts";
 import { randomSecret } from "../../shared/crypto.ts";
 import { FlowClient } from "../support/flow-client.ts";
 import { type CoreProcess, freePort, Install } from "../support/process.ts";
-import { onCleanup } from "./cleanup.ts";
+import { onCleanup, stopProcess } from "./cleanup.ts";
 import { pin } from "./ldap-gatehouse.ts";
 
 const MAIN = resolve(import.meta.dir, "../../outposts/proxy/main.ts");
@@ -118,12 +118,7 @@ export async function startProxyOutpost(
     stdout: "ignore",
     stderr: "inherit",
   });
-  onCleanup(async () => {
-    proc.kill("SIGTERM");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-    await proc.exited;
-    clearTimeout(timer);
-  });
+  onCleanup(() => stopProcess(proc, 10_000));
   await waitForPing(url, proc);
   const cookie = await signIn(core, url);
   return {
