@@ -68,14 +68,22 @@ function inPieces(pieces: Uint8Array[], pauseMs: number): ReadableStream<Uint8Ar
   });
 }
 
-/** The application: answers its path and query back, and a few fixed answers. */
+/**
+ * The application: answers its path and query back, and a few fixed answers. /echo answers the method,
+ * path and body (to tell it from the full server's answer, which says where the client came from).
+ */
 const upstream = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
-  fetch(request) {
+  async fetch(request) {
     const url = new URL(request.url);
     const text = (s: string) => new TextEncoder().encode(s);
     switch (url.pathname) {
+      case "/echo":
+        return Response.json(
+          { method: request.method, path: url.pathname, body: await request.text() },
+          { headers: { "x-upstream": "yes" } },
+        );
       case "/chunked":
         return new Response(inPieces([text("one "), text("two "), text("three")], 5));
       case "/no-content":
@@ -103,11 +111,18 @@ function proxyTo(internalHost: string): FrontOptions["decide"] {
   const app = testApplication({ internal_host: internalHost, internal_host_ssl_validation: true });
   return (request) => {
     const url = new URL(request.url);
+    const length = request.headers.get("content-length");
     return {
       kind: "upstream",
       app,
       target: upstreamTarget(internalHost, url),
-      headers: [["host", url.host]],
+      headers:
+        length === null
+          ? [["host", url.host]]
+          : [
+              ["host", url.host],
+              ["content-length", length],
+            ],
       identity: undefined,
       allowlisted: false,
     };
@@ -179,6 +194,59 @@ function rawUpstream(answer: (head: string, socket: Socket<{ seen: string }>) =>
   });
   listeners.push(listener);
   return { url: `http://127.0.0.1:${listener.port}`, received, closed: () => closed };
+}
+
+/**
+ * An upstream that answers the length and SHA-256 of a body framed by Content-Length (and `slow`, to tell
+ * it from the full server's /digest), and reads slowly: nothing of the body until `release()`, then a
+ * pause after every 2 MiB.
+ */
+function digestUpstream(): { url: string; release(): void } {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const step = 2 * 1024 * 1024;
+  const listener = Bun.listen<{
+    head: string;
+    left: number;
+    got: number;
+    hash: ReturnType<typeof createHash>;
+  }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        socket.data = { head: "", left: -1, got: 0, hash: createHash("sha256") };
+      },
+      data(socket, data) {
+        const state = socket.data;
+        let body: Uint8Array = data;
+        if (state.left < 0) {
+          state.head += Buffer.from(data).toString("latin1");
+          const end = state.head.indexOf("\r\n\r\n");
+          if (end < 0) return;
+          state.left = Number(/content-length: (\d+)/i.exec(state.head)?.[1]);
+          body = data.subarray(data.byteLength - (state.head.length - end - 4));
+          socket.pause();
+          void held.then(() => socket.resume());
+        }
+        state.hash.update(body);
+        state.left -= body.byteLength;
+        const before = state.got;
+        state.got += body.byteLength;
+        if (state.left === 0) {
+          const answer = JSON.stringify({ length: state.got, sha256: state.hash.digest("hex"), slow: true });
+          socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${answer.length}\r\n\r\n${answer}`);
+        } else if (Math.floor(before / step) !== Math.floor(state.got / step)) {
+          socket.pause();
+          setTimeout(() => socket.resume(), 20);
+        }
+      },
+    },
+  });
+  listeners.push(listener);
+  return { url: `http://127.0.0.1:${listener.port}`, release };
 }
 
 /** Bytes received, kept in one growing buffer (a 16 MiB body must not be copied per read). */
@@ -365,6 +433,15 @@ async function connect(port: number): Promise<RawClient> {
 const get = (path: string, extra = "", method = "GET") =>
   `${method} ${path} HTTP/1.1\r\nHost: app.example.test\r\n${extra}\r\n`;
 
+/** A request with `body`, framed by Content-Length. */
+const post = (path: string, body: string, method = "POST") =>
+  `${method} ${path} HTTP/1.1\r\nHost: app.example.test\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+/** A request with `body` sent chunked: such requests are piped to the full server. */
+const chunked = (path: string, body: string) =>
+  `POST ${path} HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n` +
+  `${body ? `${body.length.toString(16)}\r\n${body}\r\n` : ""}0\r\n\r\n`;
+
 const header = (res: RawResponse, name: string) => res.headers.filter(([n]) => n === name).map(([, v]) => v);
 
 const json = (res: RawResponse) => JSON.parse(res.body.toString()) as Record<string, unknown>;
@@ -397,9 +474,20 @@ describe("readHead: which requests the front answers itself", () => {
         ["accept", "*/*"],
         ["content-length", "0"],
       ],
+      length: 0,
       close: false,
     });
     expect(readHead("HEAD / HTTP/1.1\r\nhost: a.test")?.method).toBe("HEAD");
+  });
+
+  test("any other method, with a body framed by one Content-Length of plain digits", () => {
+    const read = (method: string, length: string) =>
+      readHead(`${method} /x HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${length}`);
+    expect(read("POST", "5")).toMatchObject({ method: "POST", length: 5 });
+    expect(read("PROPFIND", " 17 ")).toMatchObject({ method: "PROPFIND", length: 17 });
+    expect(read("GET", "5")?.length).toBe(5);
+    expect(read("PUT", "9007199254740991")?.length).toBe(Number.MAX_SAFE_INTEGER);
+    expect(readHead("DELETE /x HTTP/1.1\r\nHost: a.test")).toMatchObject({ method: "DELETE", length: 0 });
   });
 
   test("Connection: close is noted", () => {
@@ -410,16 +498,31 @@ describe("readHead: which requests the front answers itself", () => {
 
   test("anything else is left to the full server", () => {
     const refused: Record<string, string> = {
-      "a POST": "POST / HTTP/1.1\r\nHost: a.test",
       "HTTP/1.0": "GET / HTTP/1.0\r\nHost: a.test",
+      CONNECT: "CONNECT /x HTTP/1.1\r\nHost: a.test",
+      "an authority-form target": "CONNECT a.test:443 HTTP/1.1\r\nHost: a.test",
+      "an asterisk-form target": "OPTIONS * HTTP/1.1\r\nHost: a.test",
+      "a method that is not a token": "PO(ST / HTTP/1.1\r\nHost: a.test",
       "an absolute-form target": "GET http://a.test/ HTTP/1.1\r\nHost: a.test",
       "a bare LF after the request line": "GET / HTTP/1.1\nHost: a.test",
       "a bare LF in a header": "GET / HTTP/1.1\r\nHost: a.test\nX-Admin: 1",
       "a folded line": "GET / HTTP/1.1\r\nHost: a.test\r\nX-A: 1\r\n folded",
       "a space before the colon": "GET / HTTP/1.1\r\nHost : a.test",
-      "a body length": "GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5",
       "an odd zero length": "GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 00",
+      "a leading zero": "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 05",
+      "two equal lengths": "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nContent-Length: 5",
+      "two lengths": "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nContent-Length: 6",
+      "a list of lengths": "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5, 5",
+      "a signed length": "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: +5",
+      "a negative length": "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: -1",
+      "a hexadecimal length": "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0x10",
+      "a fractional length": "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5.0",
+      "an empty length": "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: ",
+      "a length past 2^53": "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 9007199254740992",
+      "a huge length": "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 99999999999999999999999",
       "Transfer-Encoding": "GET / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked",
+      "Transfer-Encoding with a length":
+        "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked",
       Upgrade: "GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket",
       Expect: "GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue",
       "Connection: upgrade": "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive, Upgrade",
@@ -574,17 +677,20 @@ describe("the proxy outpost's HTTP front", () => {
     expect(header(res, "content-length")).toEqual(["0"]);
   });
 
-  test("a request with a body goes to the full server, which learns the client's address", async () => {
-    const port = front();
-    const res = await fetch(`http://127.0.0.1:${port}/upload`, { method: "POST", body: "payload" });
-    expect(await res.json()).toEqual({ method: "POST", path: "/upload", body: "payload", ip: "127.0.0.1" });
+  test("a chunked request body goes to the full server, which learns the client's address", async () => {
+    const client = await connect(front());
+    await client.write(chunked("/upload", "payload"));
+    expect(json(await client.response())).toEqual({
+      method: "POST",
+      path: "/upload",
+      body: "payload",
+      ip: "127.0.0.1",
+    });
   });
 
-  test("a GET answered here, then a POST on the same connection: the POST and what follows are piped, in order", async () => {
+  test("a GET answered here, then a chunked POST on the same connection: the POST and what follows are piped, in order", async () => {
     const client = await connect(front());
-    await client.write(
-      `${get("/first")}POST /second HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello${get("/third")}`,
-    );
+    await client.write(`${get("/first")}${chunked("/second", "hello")}${get("/third")}`);
     expect((await client.response()).body.toString()).toBe("/first");
     expect(json(await client.response())).toEqual({
       method: "POST",
@@ -644,11 +750,14 @@ describe("the proxy outpost's HTTP front", () => {
   test("a large upload and a large download through the pipe arrive intact", async () => {
     const port = front();
     const upload = await connect(port);
-    await upload.write(`POST /digest HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${big.length}\r\n\r\n`);
+    await upload.write(
+      `POST /digest HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n${big.length.toString(16)}\r\n`,
+    );
     await upload.write(big);
+    await upload.write("\r\n0\r\n\r\n");
     expect(json(await upload.response())).toEqual({ length: big.length, sha256: sha256(big) });
     const download = await connect(port);
-    await download.write("POST /download HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n");
+    await download.write(chunked("/download", ""));
     await download.arrived("HTTP/1.1 200 ");
     download.pause();
     await Bun.sleep(300);
@@ -739,7 +848,7 @@ describe("the proxy outpost's HTTP front", () => {
     const gone = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
     gone.stop(true);
     const client = await connect(front({ fallbackPort: gone.port }));
-    await client.write("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\n\r\nhi");
+    await client.write(chunked("/", "hi"));
     await client.closed;
     expect(client.rest()).toBe("");
     expect(log.lines.some((line) => line.code === "PX0005PipeFailed")).toBe(true);
@@ -923,7 +1032,7 @@ describe("the proxy outpost's HTTP front", () => {
     const port = front();
     for (let i = 0; i < 5; i++) {
       const client = await connect(port);
-      await client.write("POST /gone HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\n\r\nhi");
+      await client.write(chunked("/gone", "hi"));
       client.reset();
     }
     await eventually("the pipes' entries to leave the map", async () =>
@@ -968,7 +1077,7 @@ describe("the proxy outpost's HTTP front", () => {
       },
     });
     const client = await connect(port);
-    await client.write("POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\n\r\nhi");
+    await client.write(chunked("/upload", "hi"));
     await client.closed;
     expect(client.rest()).toBe("");
     expect(log.lines).toContainEqual(
@@ -1000,6 +1109,260 @@ describe("the proxy outpost's HTTP front", () => {
   });
 });
 
+describe("request bodies framed by Content-Length, read by the front", () => {
+  test("a POST goes upstream from here with its body intact, and the connection stays here", async () => {
+    const client = await connect(front());
+    await client.write(post("/echo", "hello"));
+    const res = await client.response();
+    // The upstream's answer: the full server's would say where the client came from.
+    expect(header(res, "x-upstream")).toEqual(["yes"]);
+    expect(json(res)).toEqual({ method: "POST", path: "/echo", body: "hello" });
+    // The body's end in a later read than its head.
+    const parts = post("/echo", "in two parts", "PUT");
+    await client.write(parts.slice(0, -5));
+    await Bun.sleep(20);
+    await client.write(parts.slice(-5));
+    expect(json(await client.response())).toEqual({ method: "PUT", path: "/echo", body: "in two parts" });
+    await client.write(get("/after"));
+    const after = await client.response();
+    expect(header(after, "x-upstream")).toEqual(["yes"]);
+    expect(after.body.toString()).toBe("/after");
+    expect(outcomes).toEqual(["proxied", "proxied", "proxied"]);
+  });
+
+  test("pipelined POST, GET, PUT and PATCH in one write are answered in order; a body is never a request", async () => {
+    const client = await connect(front());
+    await client.write(
+      post("/echo", get("/hidden")) +
+        get("/between") +
+        post("/echo", "", "PUT") +
+        post("/echo", "last", "PATCH"),
+    );
+    expect(json(await client.response())).toEqual({ method: "POST", path: "/echo", body: get("/hidden") });
+    expect((await client.response()).body.toString()).toBe("/between");
+    expect(json(await client.response())).toEqual({ method: "PUT", path: "/echo", body: "" });
+    expect(json(await client.response())).toEqual({ method: "PATCH", path: "/echo", body: "last" });
+    await Bun.sleep(50);
+    expect(client.rest()).toBe("");
+  });
+
+  test("a GET's body is not sent upstream (as Bun's server does) and is not taken for a request", async () => {
+    const up = rawUpstream(
+      (_head, socket) => void socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+    );
+    const client = await connect(front({ decide: proxyTo(up.url) }));
+    await client.write(post("/with-body", get("/hidden"), "GET") + get("/next"));
+    expect((await client.response()).body.toString()).toBe("ok");
+    expect((await client.response()).body.toString()).toBe("ok");
+    expect(up.received).toEqual([
+      "GET /with-body HTTP/1.1\r\nhost: app.example.test\r\ncontent-length: 0\r\n\r\n",
+      "GET /next HTTP/1.1\r\nhost: app.example.test\r\n\r\n",
+    ]);
+  });
+
+  test("a 16 MiB upload to an upstream that reads slowly arrives intact, the client held back meanwhile", async () => {
+    const slow = digestUpstream();
+    const client = await connect(front({ decide: proxyTo(slow.url) }));
+    Bun.gc(true);
+    const before = process.memoryUsage().heapUsed;
+    await client.write(`POST /digest HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${big.length}\r\n\r\n`);
+    const piece = 1024 * 1024;
+    let sent = 0;
+    const writing = (async () => {
+      for (; sent < big.length; sent += piece) await client.write(big.subarray(sent, sent + piece));
+    })();
+    // The upstream reads nothing yet: the client's writes stall once the buffers on the way are full.
+    for (let last = -1; sent !== last; ) {
+      last = sent;
+      await Bun.sleep(300);
+    }
+    Bun.gc(true);
+    const held = process.memoryUsage().heapUsed - before;
+    slow.release();
+    await writing;
+    expect(json(await client.response())).toEqual({ length: big.length, sha256: sha256(big), slow: true });
+    // Without backpressure the front read all the client sent: ≈12 MiB more here, the rest in the kernel.
+    expect(held).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  /** As for a user not signed in: a POST is sent to sign in; anything else goes upstream. */
+  const signInFirst: FrontOptions["decide"] = (request, ip) =>
+    request.method === "POST"
+      ? { kind: "response", response: new Response(null, { status: 302, headers: { location: "/sign-in" } }) }
+      : proxyTo(upstreamUrl)(request, ip);
+
+  test("a POST the handler answers itself: a small body is read and dropped, and the connection serves on", async () => {
+    const client = await connect(front({ decide: signInFirst }));
+    // The body came with its head.
+    await client.write(post("/form", get("/hidden")) + get("/one"));
+    expect((await client.response()).status).toBe(302);
+    expect((await client.response()).body.toString()).toBe("/one");
+    // The body comes after the answer.
+    const form = post("/form", `${get("/hidden")}${"x".repeat(30_000)}`);
+    const cut = form.indexOf("\r\n\r\n") + 4;
+    await client.write(form.slice(0, cut));
+    const answer = await client.response();
+    expect(answer.status).toBe(302);
+    expect(header(answer, "connection")).toEqual([]);
+    await client.write(form.slice(cut, cut + 1000));
+    await Bun.sleep(20);
+    await client.write(form.slice(cut + 1000) + get("/two"));
+    expect((await client.response()).body.toString()).toBe("/two");
+    await Bun.sleep(50);
+    expect(client.rest()).toBe("");
+  });
+
+  test("a POST the handler answers itself with a large body still to come: the answer closes the connection", async () => {
+    const client = await connect(front({ decide: signInFirst }));
+    await client.write(`POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${big.length}\r\n\r\n`);
+    await client.write(big.subarray(0, 100_000));
+    const answer = await client.response();
+    expect(answer.status).toBe(302);
+    expect(header(answer, "connection")).toEqual(["close"]);
+    // What the client still sends is read and dropped until it sees the end.
+    await client.write(big.subarray(100_000, 200_000)).catch(() => {});
+    await client.closed;
+    expect(client.rest()).toBe("");
+  });
+
+  test("an answer that closes the connection reaches a client still sending its body, whole", async () => {
+    const page = Buffer.alloc(512 * 1024, "p").toString();
+    const client = await connect(
+      front({ decide: () => ({ kind: "response", response: new Response(page, { status: 403 }) }) }),
+    );
+    await client.write(`POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${big.length}\r\n\r\n`);
+    // The client reads nothing for a while and sends its body on: the answer waits in the buffers on the
+    // way while the client's bytes keep coming. Closing the socket then would reset the connection, and
+    // the client would lose the answer's end.
+    client.pause();
+    let sending = true;
+    const writing = (async () => {
+      for (let at = 0; sending && at < big.length; at += 16 * 1024) {
+        await client.write(big.subarray(at, at + 16 * 1024));
+        await Bun.sleep(2);
+      }
+    })().catch(() => {});
+    await Bun.sleep(300);
+    client.resume();
+    const answer = await client.response();
+    sending = false;
+    await writing;
+    expect(answer.status).toBe(403);
+    expect(answer.body.length).toBe(page.length);
+    expect(header(answer, "connection")).toEqual(["close"]);
+    await client.closed;
+  });
+
+  test("an upstream that refuses a body before reading it: the client gets its answer, and no body byte is taken for a request", async () => {
+    const refusing = rawUpstream(
+      (_head, socket) =>
+        void socket.write("HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n\r\ntoo big!"),
+    );
+    const toRefusing = proxyTo(refusing.url);
+    const toApp = proxyTo(upstreamUrl);
+    const port = front({
+      decide: (request, ip) => (request.method === "POST" ? toRefusing : toApp)(request, ip),
+    });
+    // A small body: dropped as it comes, and the connection serves on.
+    const client = await connect(port);
+    const small = post("/upload", get("/hidden") + "x".repeat(10_000));
+    const cut = small.indexOf("\r\n\r\n") + 4;
+    await client.write(small.slice(0, cut));
+    const refused = await client.response();
+    expect(refused.status).toBe(413);
+    expect(refused.body.toString()).toBe("too big!");
+    await client.write(small.slice(cut) + get("/next"));
+    expect((await client.response()).body.toString()).toBe("/next");
+    // A large one, the upstream answering while its start is on the way: the answer closes the connection.
+    const large = await connect(port);
+    await large.write(`POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${big.length}\r\n\r\n`);
+    await large.write("x".repeat(64 * 1024));
+    const closing = await large.response();
+    expect(closing.status).toBe(413);
+    expect(closing.body.toString()).toBe("too big!");
+    expect(header(closing, "connection")).toEqual(["close"]);
+    await large.closed;
+    expect(large.rest()).toBe("");
+    expect(outcomes).toEqual(["proxied", "proxied", "proxied"]);
+  });
+
+  test("an upstream that is down is a 502 page, one too slow a 504; with the body not all in, the connection then closes", async () => {
+    const dead = rawUpstream(() => {});
+    listeners.pop()?.stop(true);
+    const down = await connect(front({ decide: proxyTo(dead.url) }));
+    await down.write(post("/whole", "all here"));
+    expect((await down.response()).status).toBe(502);
+    const partial = post("/partial", "not all here");
+    await down.write(partial.slice(0, -4));
+    const res = await down.response();
+    expect(res.status).toBe(502);
+    expect(header(res, "connection")).toEqual(["close"]);
+    await down.closed;
+    // A client that stops sending its body: the upstream's time counts from the last byte sent.
+    const silent = rawUpstream(() => {});
+    const stalled = await connect(front({ decide: proxyTo(silent.url), upstreamTimeoutMs: 300 }));
+    await stalled.write(partial.slice(0, -4));
+    const late = await stalled.response();
+    expect(late.status).toBe(504);
+    expect(header(late, "connection")).toEqual(["close"]);
+    await stalled.closed;
+    expect(outcomes).toEqual(["upstream_down", "upstream_down", "upstream_timeout"]);
+  });
+
+  test("a client that leaves in the middle of its body ends the upstream request; the front serves on", async () => {
+    const waiting = rawUpstream(() => {});
+    const toWaiting = proxyTo(waiting.url);
+    const toApp = proxyTo(upstreamUrl);
+    const port = front({
+      decide: (request, ip) => (request.method === "POST" ? toWaiting : toApp)(request, ip),
+    });
+    let left = 0;
+    for (const leave of ["end", "reset"] as const) {
+      const client = await connect(port);
+      await client.write(post("/upload", "x".repeat(1000)).slice(0, -500));
+      await eventually("the upstream to have the request", async () =>
+        waiting.received.length > left ? true : undefined,
+      );
+      client[leave]();
+      left++;
+      await eventually("the upstream's socket to close", async () =>
+        waiting.closed() === left ? true : undefined,
+      );
+    }
+    const next = await connect(port);
+    await next.write(get("/again"));
+    expect((await next.response()).body.toString()).toBe("/again");
+  });
+
+  test("a Content-Length that parsers might read differently is left to the full server", async () => {
+    const port = front();
+    const lengths: Record<string, string> = {
+      "two equal lengths": "Content-Length: 5\r\nContent-Length: 5",
+      "two lengths": "Content-Length: 5\r\nContent-Length: 6",
+      "a list": "Content-Length: 5, 5",
+      "a sign": "Content-Length: +5",
+      "hexadecimal digits": "Content-Length: 0x10",
+      "a leading zero": "Content-Length: 05",
+      "a huge length": "Content-Length: 99999999999999999999",
+      "a length and Transfer-Encoding": "Content-Length: 5\r\nTransfer-Encoding: chunked",
+    };
+    for (const [what, lines] of Object.entries(lengths)) {
+      const bytes = `POST /echo HTTP/1.1\r\nHost: a.test\r\n${lines}\r\n\r\nhello`;
+      const direct = await connect(fallback.port as number);
+      await direct.write(bytes);
+      const expected = (await direct.response()).status;
+      const client = await connect(port);
+      await client.write(bytes);
+      const res = await client.response();
+      expect({ what, status: res.status }).toEqual({ what, status: expected });
+      // The full server's answer, through the pipe: never the upstream's.
+      expect({ what, upstream: header(res, "x-upstream") }).toEqual({ what, upstream: [] });
+      if (res.status === 200)
+        expect(json(res)).toMatchObject({ method: "POST", body: "hello", ip: "127.0.0.1" });
+    }
+  });
+});
+
 describe("PROXY protocol headers from trusted proxies", () => {
   /** Answers every request here with the client's address as the front sees it. */
   const whoAsks: FrontOptions["decide"] = (_request, clientIp) => ({
@@ -1008,11 +1371,11 @@ describe("PROXY protocol headers from trusted proxies", () => {
   });
   const loopback = new TrustedProxies("127.0.0.0/8, ::1/128");
   const v1 = "PROXY TCP4 203.0.113.7 192.0.2.1 56324 80\r\n";
-  const post = "POST /second HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello";
+  const piped = chunked("/second", "hello");
 
   test("a v1 header names the client for requests answered here and for piped ones", async () => {
     const client = await connect(front({ decide: whoAsks, trustedProxies: loopback }));
-    await client.write(`${v1}${get("/first")}${post}`);
+    await client.write(`${v1}${get("/first")}${piped}`);
     expect((await client.response()).body.toString()).toBe("203.0.113.7");
     expect(json(await client.response())).toMatchObject({ method: "POST", ip: "203.0.113.7" });
   });
@@ -1039,7 +1402,7 @@ describe("PROXY protocol headers from trusted proxies", () => {
 
   test("without a header, a trusted peer's connection is its own", async () => {
     const client = await connect(front({ decide: whoAsks, trustedProxies: loopback }));
-    await client.write(`${get("/first")}${post}`);
+    await client.write(`${get("/first")}${piped}`);
     expect((await client.response()).body.toString()).toBe("127.0.0.1");
     expect(json(await client.response())).toMatchObject({ method: "POST", ip: "127.0.0.1" });
   });

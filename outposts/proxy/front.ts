@@ -1,17 +1,26 @@
 /**
  * The proxy outpost's plain-HTTP listener, on the sockets themselves (`Bun.listen`). The common request —
- * a GET or HEAD without a body, in a head that is plainly HTTP/1.1 — is read here and answered here: the
- * handler decides (handler.ts), and a proxied answer is relayed from the upstream socket onto the
- * client's as it arrives (http1.ts `relayUpstream`), with no Request, Response or stream in between.
- * That measured 0.78–0.84× the CPU per proxied request of `Bun.serve` with the same client
- * (tests/bench/proxy.bench.ts, "Bun socket front" against "Bun socket proxy").
+ * a head that is plainly HTTP/1.1, in origin form, with no body or one framed by a single plain
+ * Content-Length — is read here and answered here: the handler decides (handler.ts), and a proxied answer
+ * is relayed from the upstream socket onto the client's as it arrives (http1.ts `relayUpstream`), with no
+ * Request, Response or stream in between. That measured 0.78–0.84× the CPU per proxied request of
+ * `Bun.serve` with the same client (tests/bench/proxy.bench.ts, "Bun socket front" against "Bun socket
+ * proxy"). A body is the next Content-Length bytes, handed on as a stream that pauses the client's socket
+ * while it is full; a request without one makes no stream. A body its answer did not take (the handler
+ * answered, or the upstream did before reading it all) is read and dropped when at most DISCARD_BYTES of
+ * it are still to come when the answer starts; past that the answer says `connection: close`, and the
+ * connection closes once it has left (reading on until the client closes, so that its unread body does
+ * not turn the close into a reset that could destroy the answer). A failed upstream's 502 or 504 closes a
+ * connection whose body is not all in.
  *
- * Everything else — a body, an upgrade, `Expect`, HTTP/1.0, anything this reader is not sure of,
- * malformed or oversized heads included — is not parsed further: from that request on, the connection is
- * piped byte for byte to the full server (`Bun.serve`, on loopback), which answers it exactly as before:
- * websockets, uploads, 100-continue, and Bun's own 400/431 for bad input. So this reader never has to agree
- * with another parser about where a request ends: it only takes requests that end at their head.
- * The full server learns the client's address from the port the pipe connects from.
+ * Everything else — Transfer-Encoding (a chunked body), an upgrade, `Expect`, HTTP/1.0, CONNECT, `*` or
+ * absolute-form targets, a Content-Length this reader is not sure of (repeated, a list, a sign, a leading
+ * zero, past 2^53), malformed or oversized heads — is not parsed further: from that request on, the
+ * connection is piped byte for byte to the full server (`Bun.serve`, on loopback), which answers it exactly
+ * as before: websockets, chunked uploads, 100-continue, and Bun's own 400/431 for bad input. So this reader
+ * never has to agree with another parser about where a request ends: it only takes requests whose end
+ * their head states beyond doubt. The full server learns the client's address from the port the pipe
+ * connects from.
  *
  * A connection from a trusted proxy (`listen.trusted_proxy_cidrs`) may begin with a PROXY protocol
  * header (outposts/runtime/proxy-protocol.ts), which then names the client for everything after it,
@@ -36,8 +45,24 @@ const MAX_HEADERS = 100;
 const MAX_DEPTH = 16;
 /** Pipelined requests buffered while one is answered; past this the client is not read until it is. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
+/**
+ * A request body's bytes received and not yet taken by the upstream; past this the client is not read
+ * until they are (the same as the upstream client buffers of a response, http1.ts).
+ */
+const BODY_BUFFER: QueuingStrategy<Uint8Array> = {
+  highWaterMark: 256 * 1024,
+  size: (chunk) => (chunk as Uint8Array).byteLength,
+};
+/**
+ * A body its answer did not take, still to come when the answer starts: read and dropped, so that the
+ * connection serves on, if this much or less (a form or an API call; cheaper to read than a new
+ * connection); more (an upload refused) is not waited for: the answer closes the connection.
+ */
+const DISCARD_BYTES = 64 * 1024;
 const HEAD_END = Buffer.from("\r\n\r\n");
-const REQUEST_LINE = /^(GET|HEAD) (\/[!-~]*) HTTP\/1\.1$/;
+const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\/[!-~]*) HTTP\/1\.1$/;
+/** Digits, no sign, no leading zero: a Content-Length every parser reads alike (≤ 2^53 checked apart). */
+const LENGTH = /^(?:0|[1-9][0-9]{0,15})$/;
 /** Field values: visible characters, spaces, tabs and obs-text; no other control character. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const HOST = /^[A-Za-z0-9._~%!$&'()*+,;=:[\]-]+$/;
@@ -97,7 +122,20 @@ interface Head {
   target: string;
   host: string;
   headers: [string, string][];
+  /** The body's length (0 for none). */
+  length: number;
+  /** The connection ends after this answer: the client asked, or the body's rest is not waited for. */
   close: boolean;
+}
+
+/** A request body coming off the client's socket. */
+interface Body {
+  /** Bytes of it not received yet. */
+  left: number;
+  /** Its stream while the request may read it; undefined once the rest is dropped as it comes. */
+  stream: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** The client's socket is paused until the stream is read. */
+  paused: boolean;
 }
 
 interface Client {
@@ -108,6 +146,8 @@ interface Client {
   preface: boolean;
   /** Bytes received and not yet taken: the next requests (or the rest of one head). */
   input: Buffer | undefined;
+  /** The body still coming, of the request being answered or of one answered without it. */
+  body: Body | undefined;
   busy: boolean;
   /** Not read while too much is buffered behind the request being answered. */
   paused: boolean;
@@ -143,11 +183,16 @@ export function startFront(options: FrontOptions): Front {
 
   const clientHandlers: SocketHandler<Client> = {
     open(socket) {
+      // Undefined (despite its type) when the peer is gone before this runs: seen for HAProxy's health
+      // checks, a PROXY header and a close at once. That threw in `trusts`, and `gone` then found no
+      // client and took the process down.
+      const peer = socket.remoteAddress as string | undefined;
       const client: Client = {
         socket,
-        ip: socket.remoteAddress,
-        preface: options.trustedProxies?.trusts(socket.remoteAddress) ?? false,
+        ip: peer ?? "",
+        preface: peer !== undefined && (options.trustedProxies?.trusts(peer) ?? false),
         input: undefined,
+        body: undefined,
         busy: false,
         paused: false,
         closed: false,
@@ -166,7 +211,11 @@ export function startFront(options: FrontOptions): Front {
       const data = client.preface ? proxyPreface(client, bytes) : bytes;
       if (!data) return;
       if (client.pipe) return toPipe(client.pipe, data);
-      client.input = client.input ? Buffer.concat([client.input, data]) : data;
+      // Closing: nothing more is answered, and what comes (a body's rest) is read only to be dropped.
+      if (client.ending) return;
+      const rest = client.body ? toBody(client, client.body, data) : data;
+      if (!rest) return;
+      client.input = client.input ? Buffer.concat([client.input, rest]) : rest;
       if (client.busy) {
         if (client.input.length > MAX_BUFFERED_BYTES) {
           client.paused = true;
@@ -182,8 +231,10 @@ export function startFront(options: FrontOptions): Front {
     timeout(socket) {
       const client = socket.data;
       // Idle between requests: closed. Busy (a slow upstream or a slow stream): the deadlines are the
-      // relay's; piped: the full server's own idle timeout ends it.
+      // relay's; piped: the full server's own idle timeout ends it. Closing, with a client that neither
+      // sends nor closes: reset.
       if (client.busy || client.pipe) socket.timeout(options.idleTimeoutSeconds);
+      else if (client.ending) socket.terminate();
       else socket.end();
     },
     close(socket) {
@@ -226,13 +277,17 @@ export function startFront(options: FrontOptions): Front {
     return input.length > read.length ? input.subarray(read.length) : undefined;
   }
 
-  function gone(client: Client): void {
-    if (client.closed) return;
+  /** The connection is closed (`client` is undefined, despite its type, if `open` threw). */
+  function gone(client: Client | undefined): void {
+    if (!client || client.closed) return;
     client.closed = true;
     clients.delete(client);
     client.out = [];
     client.relay?.control?.cancel();
     client.relay = undefined;
+    // The upstream may be waiting on the body's next bytes: they will not come.
+    client.body?.stream?.error(new Error("the client went away"));
+    client.body = undefined;
     if (client.pipe) endPipe(client.pipe);
   }
 
@@ -250,11 +305,16 @@ export function startFront(options: FrontOptions): Front {
       startPipe(client);
       return;
     }
-    client.input = end + 4 === input.length ? undefined : input.subarray(end + 4);
+    const rest = end + 4 === input.length ? undefined : input.subarray(end + 4);
+    let body: ReadableStream<Uint8Array> | null = null;
+    if (head.length > 0) {
+      body = requestBody(client, head.length);
+      client.input = rest && toBody(client, client.body as Body, rest);
+    } else client.input = rest;
     client.busy = true;
     depth++;
     try {
-      void serve(client, head).catch((err: unknown) => {
+      void serve(client, head, body).catch((err: unknown) => {
         options.log.error("request failed", { code: "PX0004FrontFailed", error: (err as Error).message });
         client.socket.terminate();
       });
@@ -263,12 +323,77 @@ export function startFront(options: FrontOptions): Front {
     }
   }
 
-  async function serve(client: Client, head: Head): Promise<void> {
+  /**
+   * The body of the request just read: the next `length` bytes, from `client.input` and the data that
+   * follows, as a stream that pauses the client's socket while it is full. Cancelled (the upstream
+   * stopped reading), its rest is dropped as it comes.
+   */
+  function requestBody(client: Client, length: number): ReadableStream<Uint8Array> {
+    const body: Body = { left: length, stream: undefined, paused: false };
+    client.body = body;
+    return new ReadableStream<Uint8Array>(
+      {
+        start(controller) {
+          body.stream = controller;
+        },
+        pull() {
+          if (!body.paused) return;
+          body.paused = false;
+          client.socket.resume();
+        },
+        cancel() {
+          dropBody(client, body);
+        },
+      },
+      BODY_BUFFER,
+    );
+  }
+
+  /** The body's bytes at the start of `data` to its stream, or dropped; the bytes after the body. */
+  function toBody(client: Client, body: Body, data: Buffer): Buffer | undefined {
+    const n = Math.min(body.left, data.byteLength);
+    body.left -= n;
+    const stream = body.stream;
+    if (stream) {
+      stream.enqueue(n === data.byteLength ? data : data.subarray(0, n));
+      if (body.left === 0) {
+        stream.close();
+        body.stream = undefined;
+      } else if ((stream.desiredSize ?? 1) <= 0) {
+        body.paused = true;
+        client.socket.pause();
+      }
+    }
+    if (body.left === 0) client.body = undefined;
+    return n === data.byteLength ? undefined : data.subarray(n);
+  }
+
+  /** Nobody will read the rest of the body: whatever is left of it is read and dropped as it comes. */
+  function dropBody(client: Client, body: Body): void {
+    const stream = body.stream;
+    body.stream = undefined;
+    // An upstream still reading it (one that answered before the end) must not wait for it.
+    stream?.error(new Error("the request was answered"));
+    if (body.paused) {
+      body.paused = false;
+      client.socket.resume();
+    }
+  }
+
+  /**
+   * An answer starts while its request's body is still coming: past DISCARD_BYTES to come, it says
+   * `connection: close` (see `finished`).
+   */
+  function closeIfUnread(client: Client, head: Head): void {
+    if (client.body && client.body.left > DISCARD_BYTES) head.close = true;
+  }
+
+  async function serve(client: Client, head: Head, body: ReadableStream<Uint8Array> | null): Promise<void> {
     const request: ProxyRequest = {
       method: head.method,
       url: `http://${head.host}${head.target}`,
       headers: new HeaderList(head.headers),
-      body: null,
+      body,
     };
     // Written within the client's data callback when the decision is at once (a cached session):
     // a write from a later microtask measured ≈20 % slower for the whole request.
@@ -300,6 +425,8 @@ export function startFront(options: FrontOptions): Front {
       if (client.closed) return;
       const failure = upstreamFailure(err, handled, options.upstreamTimeoutMs);
       options.proxied(handled, failure.outcome, failure.detail);
+      // A body not all in is not waited for: the upstream may have failed because the client stalled.
+      if (client.body) head.close = true;
       const written = respond(client, failure.response, head);
       if (written) await written;
       finished(client, head);
@@ -308,11 +435,13 @@ export function startFront(options: FrontOptions): Front {
 
   /**
    * A request is answered: close if asked, else go on to the next one once its answer has left (a
-   * client that does not read its answers is not read either).
+   * client that does not read its answers is not read either) and the rest of its body, if any, has been
+   * read and dropped (`next` finds no input before).
    */
   function finished(client: Client, head: Head): void {
     client.relay = undefined;
     if (client.closed) return;
+    if (client.body) dropBody(client, client.body);
     if (head.close) {
       client.busy = false;
       endClient(client);
@@ -333,7 +462,19 @@ export function startFront(options: FrontOptions): Front {
 
   function endClient(client: Client): void {
     client.ending = true;
-    if (client.out.length === 0) client.socket.end();
+    if (client.out.length === 0) closeClient(client);
+  }
+
+  /**
+   * The answers have left. With a body's rest still coming, only the sending side is closed and the
+   * socket reads on (dropping what comes) until the client closes or the idle timeout: closing a socket
+   * with unread bytes resets the connection, and the client may lose the answer with it.
+   */
+  function closeClient(client: Client): void {
+    if (client.body) {
+      client.socket.shutdown();
+      client.socket.resume();
+    } else client.socket.end();
   }
 
   /** Writes what the socket takes now and queues the rest; false if anything is queued. */
@@ -359,7 +500,7 @@ export function startFront(options: FrontOptions): Front {
       }
       client.out.shift();
     }
-    if (client.ending) return void client.socket.end();
+    if (client.ending) return void closeClient(client);
     const drained = client.drained;
     client.drained = undefined;
     drained?.();
@@ -379,6 +520,7 @@ export function startFront(options: FrontOptions): Front {
 
   function writeResponse(client: Client, response: Response, head: Head, body: Uint8Array | undefined): void {
     if (client.closed) return;
+    closeIfUnread(client, head);
     const status = response.status;
     let text = statusLine(status, response.statusText);
     let cookies = false;
@@ -404,6 +546,7 @@ export function startFront(options: FrontOptions): Front {
       writeResponse(client, identityResponse(answer), head, undefined);
       return;
     }
+    closeIfUnread(client, head);
     let text = `HTTP/1.1 200 OK\r\n${identity.lines.text}`;
     if (agent) text += `user-agent: ${agent}\r\n`;
     text += `date: ${httpDate()}\r\ncontent-length: 0\r\n`;
@@ -423,6 +566,7 @@ export function startFront(options: FrontOptions): Front {
     ) {}
 
     head(head: ResponseHead, body: Uint8Array[], complete: boolean): void {
+      closeIfUnread(this.client, this.request);
       if (head.raw && !this.request.close) {
         // The upstream's own bytes, unchanged, in one write when the body came in the same read.
         send(this.client, joined(head.raw, body));
@@ -586,17 +730,20 @@ export function startFront(options: FrontOptions): Front {
 }
 
 /**
- * A request head this reader answers itself, or undefined for the full server: GET or HEAD in origin
- * form, HTTP/1.1, CRLF lines, token names, no body (no Transfer-Encoding, no Content-Length but 0), no
- * Upgrade or Expect, exactly one plain Host.
+ * A request head this reader answers itself, or undefined for the full server: any method but CONNECT,
+ * in origin form, HTTP/1.1, CRLF lines, token names, no Transfer-Encoding, at most one Content-Length of
+ * plain digits up to 2^53 − 1, no Upgrade or Expect, exactly one plain Host.
  */
 export function readHead(text: string): Head | undefined {
   let eol = text.indexOf("\r\n");
   if (eol < 0) eol = text.length;
   const match = REQUEST_LINE.exec(text.slice(0, eol));
   if (!match) return undefined;
+  const method = match[1] as string;
+  if (method === "CONNECT") return undefined;
   const headers: [string, string][] = [];
   let host: string | undefined;
+  let length: number | undefined;
   let close = false;
   for (let at = eol + 2; at < text.length; at = eol + 2) {
     eol = text.indexOf("\r\n", at);
@@ -612,7 +759,9 @@ export function readHead(text: string): Head | undefined {
         host = value;
         break;
       case "content-length":
-        if (value !== "0") return undefined;
+        if (length !== undefined || !LENGTH.test(value)) return undefined;
+        length = Number(value);
+        if (length > Number.MAX_SAFE_INTEGER) return undefined;
         break;
       case "transfer-encoding":
       case "upgrade":
@@ -629,7 +778,7 @@ export function readHead(text: string): Head | undefined {
     headers.push([name, value]);
   }
   if (host === undefined) return undefined;
-  return { method: match[1] as string, target: match[2] as string, host, headers, close };
+  return { method, target: match[2] as string, host, headers, length: length ?? 0, close };
 }
 
 /** The status line, with the given reason phrase or else a known one (it may be empty). */

@@ -1,9 +1,9 @@
 /**
- * The proxy outpost's listeners. HTTP is the front (front.ts: the common GET or HEAD read and answered
- * on the socket itself), which pipes everything else to a full `Bun.serve` on loopback; HTTPS (a
- * certificate per external host by SNI, a self-signed default) is served by `Bun.serve` directly. Both
- * servers take any body size (uploads stream through), turn errors into pages, and bridge websocket
- * upgrades to the upstream frame by frame.
+ * The proxy outpost's listeners. HTTP is the front (front.ts: the common request, without a body or with
+ * one framed by Content-Length, read and answered on the socket itself), which pipes everything else to a
+ * full `Bun.serve` on loopback; HTTPS (a certificate per external host by SNI, a self-signed default) is
+ * served by `Bun.serve` directly. Both servers take any body size (uploads stream through), turn errors
+ * into pages, and bridge websocket upgrades to the upstream frame by frame.
  *
  * HTTPS is not on the front because `Bun.listen` takes one certificate: its `tls` is a single object
  * (an array is refused: "TLSOptions must be an object"), and only `Bun.serve` picks among several by SNI
