@@ -24,6 +24,8 @@ export interface LoadOptions {
   warmupSeconds: number;
   connections: number;
   threads: number;
+  /** Run wrk on these CPUs only (taskset -c), away from the server under test. */
+  cpus?: string;
 }
 
 export interface FormLoad {
@@ -83,6 +85,7 @@ export async function measure(options: LoadOptions): Promise<LoadResult> {
 
 async function runWrk(options: LoadOptions, seconds: number): Promise<WrkReport> {
   const args = [
+    ...(options.cpus ? ["taskset", "-c", options.cpus] : []),
     "wrk",
     `--threads=${options.threads}`,
     `--connections=${options.connections}`,

@@ -67,18 +67,32 @@ const MIN_WARMUP_SECONDS = 5;
 
 const warmupSeconds = (settings: BenchSettings) => Math.max(settings.warmupSeconds, MIN_WARMUP_SECONDS);
 
+/** How a suite run loads its servers. */
+interface Loader {
+  settings: BenchSettings;
+  /** The upstream, whose CPU time per request is reported beside each load. */
+  upstreamPid: number;
+  /** wrk's CPUs (the upstream's: away from the proxy under test). */
+  wrkCpus: string | undefined;
+}
+
 /**
  * One measured run of `scenario`. The first run of a server is warmed up for at least
  * MIN_WARMUP_SECONDS (`cold`); a later one of the same server only for the configured warm-up.
  */
 async function load(
+  { settings, upstreamPid, wrkCpus }: Loader,
   scenario: Scenario,
-  settings: BenchSettings,
   connections: number,
-  upstreamPid: number,
   cold = true,
 ): Promise<Figures> {
-  const options = { url: scenario.url, headers: scenario.headers, connections, threads: settings.threads };
+  const options = {
+    url: scenario.url,
+    headers: scenario.headers,
+    connections,
+    threads: settings.threads,
+    ...(wrkCpus && { cpus: wrkCpus }),
+  };
   const warmup = cold ? warmupSeconds(settings) : settings.warmupSeconds;
   if (warmup > 0) await measure({ ...options, seconds: warmup, warmupSeconds: 0 });
   const cpu = () => scenario.pids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
@@ -183,15 +197,16 @@ export const suite: BenchSuite = {
     for (const s of outpost) await checkOutpost(s);
 
     const c = settings.connections;
+    const loader: Loader = { settings, upstreamPid: upstream.pid, wrkCpus: layout.client };
     const saturated = new Map<string, Figures>();
     for (const s of [limit, anchor, ...engines]) {
       console.log(`${s.name}: ${c} connections`);
-      saturated.set(s.name, await load(s, settings, c, upstream.pid));
+      saturated.set(s.name, await load(loader, s, c));
     }
     const nginxRuns: Figures[] = [saturated.get(anchor.name) as Figures];
     const nginxAgain = async () => {
       console.log(`${anchor.name} again`);
-      nginxRuns.push(await load(anchor, settings, c, upstream.pid, false));
+      nginxRuns.push(await load(loader, anchor, c, false));
     };
     await nginxAgain();
     // The engines ran between the first two nginx runs.
@@ -204,7 +219,7 @@ export const suite: BenchSuite = {
       const figures = new Map<string, Figures>();
       for (const s of outpost) {
         console.log(`${s.name}: ${c} connections, round ${r + 1}`);
-        figures.set(s.name, await load(s, settings, c, upstream.pid, r === 0));
+        figures.set(s.name, await load(loader, s, c, r === 0));
       }
       await nginxAgain();
       const nginxAround = bracket(nginxRuns.at(-2) as Figures, nginxRuns.at(-1) as Figures);
@@ -214,7 +229,7 @@ export const suite: BenchSuite = {
     const single = new Map<string, Figures>();
     for (const s of [limit, anchor, ...engines, ...outpost.slice(0, 1)]) {
       console.log(`${s.name}: 1 connection`);
-      single.set(s.name, await load(s, settings, 1, upstream.pid));
+      single.set(s.name, await load(loader, s, 1));
     }
     const after = memory();
 
