@@ -28,7 +28,8 @@
  */
 import type { Socket, SocketHandler, TCPSocketListener } from "bun";
 import type { Logger } from "../../shared/log.ts";
-import { readProxyHeader, type TrustedProxies } from "../runtime/proxy-protocol.ts";
+import type { TrustedProxies } from "../../shared/networks.ts";
+import { readProxyHeader } from "../runtime/proxy-protocol.ts";
 import { type IdentityAnswer, identityResponse } from "./forward.ts";
 import type { Handled } from "./handler.ts";
 import { type ResponseSink, relayUpstream } from "./http1.ts";

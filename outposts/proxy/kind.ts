@@ -5,10 +5,10 @@
  */
 
 import { Counter, Gauge } from "../../shared/metrics.ts";
+import { DEFAULT_TRUSTED_PROXY_CIDRS, TrustedProxies } from "../../shared/networks.ts";
 import { PROXY_SESSION_END } from "../../shared/protocol.ts";
 import type { ApiClient } from "../runtime/api.ts";
 import { type Certificate, selfSignedCertificate } from "../runtime/certificate.ts";
-import { DEFAULT_TRUSTED_PROXY_CIDRS, TrustedProxies } from "../runtime/proxy-protocol.ts";
 import type { OutpostInstance, OutpostKind, OutpostRuntimeContext } from "../runtime/runtime.ts";
 import { type Application, buildApplication, type ProxyProviderConfig } from "./application.ts";
 import { headerCache } from "./auth.ts";

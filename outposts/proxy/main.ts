@@ -1,8 +1,8 @@
 /** `gatehouse-proxy`: the proxy outpost (reverse proxy and forward auth). */
 import { parseListen } from "../../shared/config/load.ts";
 import { int, listen, str } from "../../shared/config/schema.ts";
+import { DEFAULT_TRUSTED_PROXY_CIDRS } from "../../shared/networks.ts";
 import { outpostMain } from "../runtime/main.ts";
-import { DEFAULT_TRUSTED_PROXY_CIDRS } from "../runtime/proxy-protocol.ts";
 import { proxyKind } from "./kind.ts";
 
 const settings = {

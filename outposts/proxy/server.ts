@@ -11,9 +11,9 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import type { Logger } from "../../shared/log.ts";
+import type { TrustedProxies } from "../../shared/networks.ts";
 import { CoreUnavailable } from "../runtime/api.ts";
 import type { Certificate } from "../runtime/certificate.ts";
-import type { TrustedProxies } from "../runtime/proxy-protocol.ts";
 import { identityResponse } from "./forward.ts";
 import { startFront } from "./front.ts";
 import { type Handled, type HandlerDeps, handleRequest } from "./handler.ts";

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
+import { parseNetworks } from "../../shared/networks.ts";
 import { encodeAttributes } from "../../shared/radius/attributes.ts";
-import { parseNetworks } from "../runtime/networks.ts";
 import { radiusCodec } from "./dictionary.ts";
 import { type AuthRequest, RadiusHandler, type RadiusProvider } from "./handler.ts";
 

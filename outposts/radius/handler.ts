@@ -7,8 +7,8 @@
  * Every outcome has a reason, which the caller counts.
  */
 import { randomBytes } from "node:crypto";
+import { mostSpecific, type Network } from "../../shared/networks.ts";
 import { decodeAttributes } from "../../shared/radius/attributes.ts";
-import { mostSpecific, type Network } from "../runtime/networks.ts";
 import {
   Attr,
   attribute,

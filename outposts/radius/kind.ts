@@ -5,10 +5,10 @@
  */
 
 import { Counter, Gauge } from "../../shared/metrics.ts";
+import { type Network, parseNetworks } from "../../shared/networks.ts";
 import type { ApiClient } from "../runtime/api.ts";
 import { CredentialCache } from "../runtime/credential-cache.ts";
 import { runFlow } from "../runtime/flow.ts";
-import { type Network, parseNetworks } from "../runtime/networks.ts";
 import type { OutpostInstance, OutpostKind, OutpostRuntimeContext } from "../runtime/runtime.ts";
 import { type AuthOutcome, type AuthRequest, RadiusHandler, type RadiusProvider } from "./handler.ts";
 import { type RadiusServer, startRadiusServer } from "./transport.ts";

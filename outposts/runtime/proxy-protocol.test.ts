@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_TRUSTED_PROXY_CIDRS, readProxyHeader, TrustedProxies } from "./proxy-protocol.ts";
+import { DEFAULT_TRUSTED_PROXY_CIDRS, TrustedProxies } from "../../shared/networks.ts";
+import { readProxyHeader } from "./proxy-protocol.ts";
 
 const bytes = (text: string) => Buffer.from(text, "latin1");
 const SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];

@@ -7,11 +7,6 @@
  *
  * https://www.haproxy.org/download/2.9/doc/proxy-protocol.txt
  */
-import { mostSpecific, type Network, parseNetworks } from "./networks.ts";
-
-/** authentik's default `listen.trusted_proxy_cidrs`: loopback, private and link-local networks. */
-export const DEFAULT_TRUSTED_PROXY_CIDRS =
-  "127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fe80::/10, ::1/128";
 
 const V1_PREFIX = Buffer.from("PROXY ", "latin1");
 const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
@@ -126,25 +121,4 @@ function formatIpv6(bytes: Uint8Array): string {
   for (let i = 0; i < 16; i += 2)
     groups.push((((bytes[i] as number) << 8) | (bytes[i + 1] as number)).toString(16));
   return ipv6(groups.join(":")) as string;
-}
-
-/** Which peers may send a PROXY header: `listen.trusted_proxy_cidrs` parsed once. */
-export class TrustedProxies {
-  private readonly networks: Network<true>[];
-  /** Entries that are not networks (reported once at startup). */
-  readonly invalid: string[];
-
-  constructor(cidrs: string) {
-    const parsed = parseNetworks(cidrs, true as const);
-    this.networks = parsed.networks;
-    this.invalid = parsed.invalid;
-  }
-
-  get none(): boolean {
-    return this.networks.length === 0;
-  }
-
-  trusts(address: string): boolean {
-    return mostSpecific(this.networks, address) !== undefined;
-  }
 }

@@ -1,7 +1,8 @@
 /**
  * Networks as CIDR lists ("10.0.0.0/8, ::1/128"), and which of them holds an address: the RADIUS
  * outpost's client networks (the longest matching prefix across all providers picks the shared secret,
- * authentik's rule) and the addresses trusted to send a PROXY protocol header (proxy-protocol.ts).
+ * authentik's rule) and the proxies trusted to name the client (a PROXY protocol header at an outpost,
+ * X-Forwarded-For at the core).
  */
 
 export interface Network<T> {
@@ -95,4 +96,32 @@ export function mostSpecific<T>(networks: readonly Network<T>[], address: string
     if ((a.bits >> shift) << shift === n.bits) best = n;
   }
   return best;
+}
+
+/** authentik's default `listen.trusted_proxy_cidrs`: loopback, private and link-local networks. */
+export const DEFAULT_TRUSTED_PROXY_CIDRS =
+  "127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fe80::/10, ::1/128";
+
+/**
+ * `listen.trusted_proxy_cidrs` parsed once: the peers whose word on the client's address is taken (a PROXY
+ * protocol header at an outpost, X-Forwarded-For at the core).
+ */
+export class TrustedProxies {
+  private readonly networks: Network<true>[];
+  /** Entries that are not networks (reported once at startup). */
+  readonly invalid: string[];
+
+  constructor(cidrs: string) {
+    const parsed = parseNetworks(cidrs, true as const);
+    this.networks = parsed.networks;
+    this.invalid = parsed.invalid;
+  }
+
+  get none(): boolean {
+    return this.networks.length === 0;
+  }
+
+  trusts(address: string): boolean {
+    return mostSpecific(this.networks, address) !== undefined;
+  }
 }
