@@ -1,5 +1,6 @@
 /** Every core setting, its default and what it does. The README's settings table is generated from this. */
 import { bool, int, listen, oneOf, optionalSecret, str } from "../../../shared/config/schema.ts";
+import { DEFAULT_TRUSTED_PROXY_CIDRS } from "../../../shared/networks.ts";
 
 export const coreConfigSchema = {
   data_dir: str("./data", "Directory for the embedded SQLite store and other local state."),
@@ -18,6 +19,11 @@ export const coreConfigSchema = {
   "listen.ldap": listen("0.0.0.0:3389", "Plain LDAP (and StartTLS) listener of the embedded LDAP outpost."),
   "listen.ldaps": listen("0.0.0.0:6636", "LDAPS listener of the embedded LDAP outpost."),
   "listen.radius": listen("0.0.0.0:1812", "RADIUS (UDP) listener of the embedded RADIUS outpost."),
+  "listen.trusted_proxy_cidrs": str(
+    DEFAULT_TRUSTED_PROXY_CIDRS,
+    "Comma-separated networks of reverse proxies in front of the core: from them, X-Forwarded-For (or X-Real-IP) names the client that events, logs and policies see; from any other address it is ignored. Empty: trust none.",
+    { aliases: ["AUTHENTIK_LISTEN__TRUSTED_PROXY_CIDRS"] },
+  ),
   "outposts.embedded": bool(
     true,
     "Run the embedded outposts in the core (LDAP: listen.ldap, .ldaps; RADIUS: listen.radius; proxy: listen.http), each once it has a provider. Turn off if standalone outposts serve all providers.",

@@ -6,11 +6,13 @@
 import type { Server, ServerWebSocket } from "bun";
 import { parseListen } from "../../../shared/config/load.ts";
 import type { Logger } from "../../../shared/log.ts";
+import { TrustedProxies } from "../../../shared/networks.ts";
 import { attachRequestMeta, type RequestMeta } from "../api/request.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import type { Core } from "../core.ts";
 import { EmbeddedProxyRoutes, isProxySocket, type ProxySocketData } from "../outposts/embedded-proxy.ts";
 import type { OutpostSocketData } from "../outposts/hub.ts";
+import { clientAddress } from "./client-address.ts";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const OUTPOST_SOCKET = /^\/ws\/outpost\/([0-9a-fA-F-]{36})\/?$/;
@@ -70,6 +72,12 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
   const listen = parseListen(listenOverride ?? config["listen.http"]);
   if (!listen) throw new Error(`invalid listen address ${listenOverride ?? config["listen.http"]}`);
   const limit = config["http.max_body_bytes"];
+  const trustedProxies = new TrustedProxies(config["listen.trusted_proxy_cidrs"]);
+  if (trustedProxies.invalid.length > 0)
+    log.warn("listen.trusted_proxy_cidrs: entries that are not networks are left out", {
+      code: "HT0002TrustedProxyInvalid",
+      entries: trustedProxies.invalid,
+    });
   let inFlight = 0;
   const embeddedProxy = new EmbeddedProxyRoutes(log);
 
@@ -87,7 +95,7 @@ export function startServer(core: Core, log: Logger, listenOverride?: string): R
       const id = given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
       const meta = {
         id,
-        ip: srv.requestIP(request)?.address ?? null,
+        ip: clientAddress(srv.requestIP(request)?.address ?? null, request.headers, trustedProxies),
         userAgent: request.headers.get("user-agent") ?? "",
         path: url.pathname,
         method: request.method,
