@@ -430,6 +430,21 @@ async function connect(port: number): Promise<RawClient> {
   };
 }
 
+/**
+ * `bytes` sent to the full server directly, then through the front on `port`: the front's answer,
+ * checked to have the status the full server gives (`what` names the case in a failure).
+ */
+async function asTheFullServerAnswers(port: number, what: string, bytes: string): Promise<RawResponse> {
+  const direct = await connect(fallback.port as number);
+  await direct.write(bytes);
+  const expected = (await direct.response()).status;
+  const client = await connect(port);
+  await client.write(bytes);
+  const res = await client.response();
+  expect({ what, status: res.status }).toEqual({ what, status: expected });
+  return res;
+}
+
 const get = (path: string, extra = "", method = "GET") =>
   `${method} ${path} HTTP/1.1\r\nHost: app.example.test\r\n${extra}\r\n`;
 
@@ -727,13 +742,7 @@ describe("the proxy outpost's HTTP front", () => {
       "garbage bytes": "\x00\x01\x02 not http at all\r\n\r\n",
     };
     for (const [what, bytes] of Object.entries(inputs)) {
-      const direct = await connect(fallback.port as number);
-      await direct.write(bytes);
-      const expected = (await direct.response()).status;
-      const client = await connect(port);
-      await client.write(bytes);
-      const res = await client.response();
-      expect({ what, status: res.status }).toEqual({ what, status: expected });
+      const res = await asTheFullServerAnswers(port, what, bytes);
       expect([400, 431]).toContain(res.status);
       const next = await connect(port);
       await next.write(get("/still-here"));
@@ -1348,13 +1357,7 @@ describe("request bodies framed by Content-Length, read by the front", () => {
     };
     for (const [what, lines] of Object.entries(lengths)) {
       const bytes = `POST /echo HTTP/1.1\r\nHost: a.test\r\n${lines}\r\n\r\nhello`;
-      const direct = await connect(fallback.port as number);
-      await direct.write(bytes);
-      const expected = (await direct.response()).status;
-      const client = await connect(port);
-      await client.write(bytes);
-      const res = await client.response();
-      expect({ what, status: res.status }).toEqual({ what, status: expected });
+      const res = await asTheFullServerAnswers(port, what, bytes);
       // The full server's answer, through the pipe: never the upstream's.
       expect({ what, upstream: header(res, "x-upstream") }).toEqual({ what, upstream: [] });
       if (res.status === 200)
