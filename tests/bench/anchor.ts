@@ -1,7 +1,7 @@
 /** Starts the anchor (anchor-server.ts) as a child process and waits until its route answers. */
 import { resolve } from "node:path";
-import { freePort } from "../support/process.ts";
-import { onCleanup, stopProcess } from "./cleanup.ts";
+import { freePort, stopProcess } from "../support/process.ts";
+import { onCleanup } from "./cleanup.ts";
 
 const SERVER = resolve(import.meta.dir, "anchor-server.ts");
 const READY_TIMEOUT_MS = 10_000;

@@ -3,8 +3,6 @@
  * in one list, so the runner can undo it after each suite, after a failure, and on SIGINT/SIGTERM.
  */
 
-import type { Subprocess } from "bun";
-
 type Undo = () => unknown;
 
 const pending = new Set<() => Promise<void>>();
@@ -45,12 +43,4 @@ export async function cleanupAll(): Promise<Error[]> {
   for (const undo of [...pending].reverse()) await undo().catch(collect);
   for (const run of underWay) await run.catch(() => {}); // its own caller reports its failure
   return errors;
-}
-
-/** Asks a child process to stop (SIGTERM), kills it if it has not after `graceMs`, and waits for it. */
-export async function stopProcess(proc: Pick<Subprocess, "kill" | "exited">, graceMs = 5_000): Promise<void> {
-  proc.kill("SIGTERM");
-  const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
-  await proc.exited;
-  clearTimeout(timer);
 }

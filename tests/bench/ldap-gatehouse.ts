@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { randomSecret } from "../../shared/crypto.ts";
-import { type CoreProcess, freePort, Install } from "../support/process.ts";
-import { onCleanup, stopProcess } from "./cleanup.ts";
+import { type CoreProcess, freePort, Install, stopProcess } from "../support/process.ts";
+import { onCleanup } from "./cleanup.ts";
 import { listening } from "./ldap-slapd.ts";
 
 const OUTPOST_MAIN = resolve(import.meta.dir, "../../outposts/ldap/main.ts");

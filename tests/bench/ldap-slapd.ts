@@ -9,8 +9,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { freePort } from "../support/process.ts";
-import { onCleanup, stopProcess } from "./cleanup.ts";
+import { freePort, stopProcess } from "../support/process.ts";
+import { onCleanup } from "./cleanup.ts";
 import { SetupError } from "./suite.ts";
 
 export const SLAPD = "/usr/sbin/slapd";

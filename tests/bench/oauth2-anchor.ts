@@ -1,7 +1,7 @@
 /** Starts the `oauth2` suite's anchor (oauth2-anchor-server.ts: `oidc-provider`) as a child process. */
 import { resolve } from "node:path";
-import { freePort } from "../support/process.ts";
-import { onCleanup, stopProcess } from "./cleanup.ts";
+import { freePort, stopProcess } from "../support/process.ts";
+import { onCleanup } from "./cleanup.ts";
 import type { OAuth2Client } from "./oauth2-gatehouse.ts";
 
 const SERVER = resolve(import.meta.dir, "oauth2-anchor-server.ts");

@@ -7,7 +7,8 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { onCleanup, stopProcess } from "./cleanup.ts";
+import { stopProcess } from "../support/process.ts";
+import { onCleanup } from "./cleanup.ts";
 
 const READY_TIMEOUT_MS = 10_000;
 const UPSTREAM = resolve(import.meta.dir, "../support/upstream.ts");

@@ -12,8 +12,8 @@ import type { Subprocess } from "bun";
 import { compileCommand } from "../../scripts/compile.ts";
 import { randomSecret } from "../../shared/crypto.ts";
 import { FlowClient } from "../support/flow-client.ts";
-import { type CoreProcess, freePort, Install } from "../support/process.ts";
-import { onCleanup, stopProcess } from "./cleanup.ts";
+import { type CoreProcess, freePort, Install, stopProcess } from "../support/process.ts";
+import { onCleanup } from "./cleanup.ts";
 import { pin } from "./ldap-gatehouse.ts";
 
 const MAIN = resolve(import.meta.dir, "../../outposts/proxy/main.ts");

@@ -37,6 +37,14 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Asks a child process to stop (SIGTERM), kills it if it has not after `graceMs`, and waits for it. */
+export async function stopProcess(proc: Pick<Subprocess, "kill" | "exited">, graceMs = 5_000): Promise<void> {
+  proc.kill("SIGTERM");
+  const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
+  await proc.exited;
+  clearTimeout(timer);
+}
+
 /** Lines of a child's stdout or stderr, collected as they arrive. */
 class Lines {
   readonly lines: string[] = [];

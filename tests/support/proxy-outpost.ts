@@ -14,7 +14,7 @@ import { memoryLogger } from "../../shared/log.ts";
 import { startTestCore, type TestCore } from "./core.ts";
 import { outpostCommand } from "./outposts.ts";
 import { eventually } from "./polling.ts";
-import { freePort } from "./process.ts";
+import { freePort, stopProcess } from "./process.ts";
 
 const READY_TIMEOUT_MS = 20_000;
 export const ALICE = { username: "alice", password: "alice-password-1" };
@@ -186,10 +186,7 @@ export class ProxyFixture {
       output: () => chunks.join(""),
       stop: () => {
         stopping ??= (async () => {
-          proc.kill("SIGTERM");
-          const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-          await proc.exited;
-          clearTimeout(timer);
+          await stopProcess(proc, 10_000);
           await drained;
           this.running.delete(outpost);
         })();

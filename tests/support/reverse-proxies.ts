@@ -10,7 +10,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { freePort } from "./process.ts";
+import { freePort, stopProcess } from "./process.ts";
 import { needTool } from "./tools.ts";
 
 const READY_TIMEOUT_MS = 10_000;
@@ -350,10 +350,7 @@ async function started(
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      proc.kill("SIGTERM");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), STOP_TIMEOUT_MS);
-      await proc.exited;
-      clearTimeout(timer);
+      await stopProcess(proc, STOP_TIMEOUT_MS);
       running.delete(proc);
       rmSync(dir, { recursive: true, force: true });
     })();
